@@ -1,0 +1,170 @@
+"""The kernel process: command line, config, connection file, logging, and `launch`.
+
+`launch(KernelClass)` is the entry point of every language built on pykernel:
+
+    python -m LANGUAGE -f CONNECTION_FILE [--debug] [--ip IP] [--transport tcp|ipc] [--Class.trait=V]
+    python -m LANGUAGE install [--user | --sys-prefix | --prefix P] [--name N] [--display-name D] ...
+    python -m LANGUAGE uninstall [--name N]
+
+Config comes from `pykernel_config.py` / `.json` in the Jupyter config path, `--config FILE`, and
+`--Class.trait=value` on the command line, as with any traitlets application.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import sys
+import threading
+from typing import Sequence
+
+from traitlets import Bool, CaselessStrEnum, Integer, Unicode
+from traitlets.config import Application
+
+from . import __version__
+from .transport import ConnectionInfo, Transport
+from .wire import Session
+
+log = logging.getLogger("pykernel")
+
+
+def jupyter_config_path() -> list[str]:
+    """Where Jupyter looks for config files, most specific first."""
+    home = os.environ.get("JUPYTER_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".jupyter")
+    extra = [p for p in os.environ.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p]
+    system = [os.path.join(sys.prefix, "etc", "jupyter"), "/usr/local/etc/jupyter", "/etc/jupyter"]
+    return [home, *extra, *system]
+
+
+def jupyter_runtime_dir() -> str:
+    if os.environ.get("JUPYTER_RUNTIME_DIR"):
+        return os.environ["JUPYTER_RUNTIME_DIR"]
+    data = os.environ.get("JUPYTER_DATA_DIR") or os.path.join(
+        os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share"),
+        "jupyter")
+    return os.path.join(data, "runtime")
+
+
+class KernelApp(Application):
+    name = "pykernel"
+    version = __version__
+    description = "A Jupyter kernel. Frontends start it with a connection file (-f)."
+
+    connection_file = Unicode("", help="The connection file to read; written with fresh ports "
+                              "and key if it does not exist.").tag(config=True)
+    ip = Unicode("127.0.0.1", help="The address to bind when writing a new connection file."
+                 ).tag(config=True)
+    transport = CaselessStrEnum(["tcp", "ipc"], "tcp", help="Transport when writing a new "
+                                "connection file.").tag(config=True)
+    config_file = Unicode("", help="A config file to load beside the default ones.").tag(config=True)
+    parent_pid = Integer(0, help="Exit when this process dies (default: $JPY_PARENT_PID)."
+                         ).tag(config=True)
+    watch_parent = Bool(True, help="Exit when the parent process dies.").tag(config=True)
+
+    aliases = {
+        "f": "KernelApp.connection_file",
+        "connection-file": "KernelApp.connection_file",
+        "ip": "KernelApp.ip",
+        "transport": "KernelApp.transport",
+        "config": "KernelApp.config_file",
+        "parent-pid": "KernelApp.parent_pid",
+        "log-level": "Application.log_level",
+    }
+    flags = {
+        "debug": ({"Application": {"log_level": logging.DEBUG}}, "Log everything, to stderr."),
+        "no-parent-watch": ({"KernelApp": {"watch_parent": False}},
+                            "Keep running when the parent process dies."),
+    }
+
+    def __init__(self, kernel_class: type, **kwargs):
+        super().__init__(**kwargs)
+        self.kernel_class = kernel_class
+        self.classes = [KernelApp, kernel_class, *kernel_class.configurables()]
+
+    def initialize(self, argv: Sequence[str] | None = None) -> None:
+        self.parse_command_line(argv)
+        cl_config = self.config
+        for path in jupyter_config_path()[::-1]:
+            self.load_config_file("pykernel_config", path=path)
+        if self.config_file:
+            self.load_config_file(os.path.abspath(self.config_file))
+        self.update_config(cl_config)  # the command line wins over files
+        self._setup_logging()
+        info, wrote = self._connection_info()
+        self.session = Session(info.key.encode(), info.signature_scheme)
+        self.transport_ = Transport(info, self.session)
+        if wrote:
+            info.write(self.connection_file)
+            print(f"To connect a client: --existing {self.connection_file}", file=sys.stderr)
+        self.kernel = self.kernel_class(transport=self.transport_, session=self.session,
+                                        parent=self)
+
+    def _setup_logging(self) -> None:
+        handler = logging.StreamHandler(sys.__stderr__)
+        handler.setFormatter(logging.Formatter("[%(name)s %(levelname)s %(asctime)s] %(message)s"))
+        log.handlers[:] = [handler]
+        log.setLevel(self.log_level)
+        log.propagate = False
+
+    def _connection_info(self) -> tuple[ConnectionInfo, bool]:
+        if self.connection_file and os.path.exists(self.connection_file):
+            return ConnectionInfo.read(self.connection_file), False
+        if not self.connection_file:
+            runtime = jupyter_runtime_dir()
+            os.makedirs(runtime, mode=0o700, exist_ok=True)
+            self.connection_file = os.path.join(runtime, f"kernel-{os.getpid()}.json")
+        return ConnectionInfo.new(self.ip, self.transport), True
+
+    def start(self) -> None:
+        kernel = self.kernel
+        kernel.install_signal_handlers()
+        pid = self.parent_pid or int(os.environ.get("JPY_PARENT_PID", "0") or 0)
+        if self.watch_parent and pid > 1:
+            threading.Thread(target=_watch_parent, args=(pid, kernel), name="pykernel-parent",
+                             daemon=True).start()
+        try:
+            kernel.start()
+        finally:
+            kernel.cleanup()
+            self.transport_.close()
+
+
+def _watch_parent(pid: int, kernel) -> None:
+    """Stop the kernel when process `pid` ends (a pidfd wakes us; no polling where it exists)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        fd = None
+    except (AttributeError, OSError):  # no pidfd: poll the parent id instead
+        while os.getppid() == pid or _exists(pid):
+            kernel.stopping.wait(1.0)
+            if kernel.stopping.is_set():
+                return
+        fd = None
+    if fd is not None:
+        select.select([fd], [], [])
+        os.close(fd)
+    log.warning("parent process %d is gone; shutting down", pid)
+    kernel.stop()
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def launch(kernel_class: type, argv: Sequence[str] | None = None) -> None:
+    """Run `kernel_class` as a kernel process, or install/uninstall its kernelspec."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("install", "uninstall"):
+        from . import kernelspec
+        sys.exit(kernelspec.main(argv, **kernel_class.kernelspec_defaults()))
+    app = KernelApp(kernel_class)
+    app.initialize(argv)
+    app.start()

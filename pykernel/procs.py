@@ -1,0 +1,104 @@
+"""The kernel's child processes: find them, interrupt them, end them.
+
+Linux exposes each task's children in /proc/<pid>/task/<tid>/children; where that file is missing we
+scan /proc/*/stat for parent ids. No dependency (psutil) is needed for this.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+
+def _stat(pid: int) -> tuple[str, int, int] | None:
+    """(state, ppid, pgid) of a process, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    fields = data[data.rindex(b")") + 2:].split()
+    return fields[0].decode(), int(fields[1]), int(fields[2])
+
+
+def _children_of(pid: int) -> list[int]:
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    out: list[int] = []
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                out.extend(int(p) for p in f.read().split())
+        except FileNotFoundError:
+            return _scan_children(pid)
+        except OSError:
+            continue
+    return out
+
+
+def _scan_children(pid: int) -> list[int]:
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            st = _stat(int(name))
+            if st is not None and st[1] == pid:
+                out.append(int(name))
+    return out
+
+
+def descendants(pid: int | None = None) -> list[int]:
+    """All living descendants of `pid` (default: this process), parents before children."""
+    todo, out = [pid or os.getpid()], []
+    while todo:
+        for child in _children_of(todo.pop()):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def alive(pid: int) -> bool:
+    st = _stat(pid)
+    return st is not None and st[0] not in ("Z", "X")
+
+
+def signal_children(sig: int) -> None:
+    """Send `sig` to the descendants in this process's group, as a terminal or `killpg` would."""
+    pgid = os.getpgid(0)
+    for pid in descendants():
+        st = _stat(pid)
+        if st is not None and st[2] == pgid:
+            _kill(pid, sig)
+
+
+def terminate_children(grace: float = 1.0) -> None:
+    """End every descendant: SIGTERM, then SIGKILL whatever is still alive after `grace` seconds."""
+    pids = descendants()
+    for pid in pids:
+        _kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while pids and time.monotonic() < deadline:
+        _reap()
+        pids = [p for p in pids if alive(p)]
+        if pids:
+            time.sleep(0.01)
+    for pid in pids:
+        _kill(pid, signal.SIGKILL)
+    _reap()
+
+
+def _reap() -> None:
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+    except ChildProcessError:
+        pass
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
