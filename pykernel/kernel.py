@@ -30,6 +30,7 @@ from traitlets.config import Configurable
 
 from . import __version__, procs
 from .shells import Shells, Shell
+from .streams import StreamCoalescer
 from .transport import Transport
 from .wire import PROTOCOL_VERSION, Message, Session
 
@@ -140,6 +141,7 @@ class Kernel(Configurable):
         self.stopping = threading.Event()
         self._executing = False  # the main shell is running a language's execute hook
         self.comms = None  # set by languages that support comms (see comms.py)
+        self.streams = StreamCoalescer(self._send_stream)
         self.shell_handlers: dict[str, Callable[[Request], None]] = {
             name: getattr(self, name) for name in (
                 "execute_request", "complete_request", "inspect_request", "history_request",
@@ -158,15 +160,28 @@ class Kernel(Configurable):
         """Publish on iopub. Without `parent`, the request being handled in this context is the
         parent (or none, outside any request)."""
         if parent is None:
-            req = current_request.get()
-            parent = req.msg.header if req is not None else {}
+            parent = self.parent_header()
+        self.streams.flush()
+        self._publish(msg_type, content, parent, metadata, buffers)
+
+    def _publish(self, msg_type: str, content: dict, parent: dict, metadata: dict | None = None,
+                 buffers: list | None = None) -> None:
         frames = self.session.serialize(msg_type, content, parent=parent, metadata=metadata,
                                         buffers=buffers,
                                         identities=[self._iopub_topic + msg_type.encode()])
         self.transport.publish(frames)
 
+    def _send_stream(self, name: str, text: str, parent: dict) -> None:
+        self._publish("stream", {"name": name, "text": text}, parent)
+
+    def parent_header(self) -> dict:
+        """The header of the request being handled in this context ({} outside any request)."""
+        req = current_request.get()
+        return req.msg.header if req is not None else {}
+
     def stream(self, name: str, text: str, parent: dict | None = None) -> None:
-        self.publish("stream", {"name": name, "text": text}, parent)
+        """Write to the frontend's stdout or stderr. Coalesced: see streams.py."""
+        self.streams.write(name, text, self.parent_header() if parent is None else parent)
 
     def display(self, data: dict, metadata: dict | None = None, transient: dict | None = None,
                 update: bool = False, parent: dict | None = None) -> None:
@@ -231,6 +246,7 @@ class Kernel(Configurable):
         self.publish("status", {"execution_state": "idle"}, msg.header)
 
     def send_reply(self, req: Request, content: dict, metadata: dict | None = None) -> None:
+        self.streams.flush()
         msg_type = req.msg.msg_type.rsplit("_", 1)[0] + "_reply"
         frames = self.session.serialize(msg_type, content, parent=req.msg, metadata=metadata)
         if req.channel == "control":
