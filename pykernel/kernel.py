@@ -90,7 +90,8 @@ class Execution:
         self.request = req
         self.code = req.get("code", str)
         self.silent = req.get("silent", bool, False)
-        self.store_history = req.get("store_history", bool, not self.silent)
+        # silent forces store_history off, whatever the client sent
+        self.store_history = req.get("store_history", bool, True) and not self.silent
         self.user_expressions = req.get("user_expressions", dict, {})
         self.allow_stdin = req.get("allow_stdin", bool, False)
         self.stop_on_error = req.get("stop_on_error", bool, True)
@@ -262,12 +263,12 @@ class Kernel(Configurable):
             if ex.store_history:
                 self.execution_count += 1
             ex.execution_count = count = self.execution_count
-        if not ex.silent:
-            req.publish("execute_input", {"code": ex.code, "execution_count": count})
         main = req.shell is not None and req.shell.is_main
         try:
             if main:
-                self._executing = True
+                self._executing = True  # before execute_input: a frontend may interrupt once it sees it
+            if not ex.silent:
+                req.publish("execute_input", {"code": ex.code, "execution_count": count})
             reply = self.do_execute(ex)
         except KeyboardInterrupt:
             reply = error_content("KeyboardInterrupt", "", ["KeyboardInterrupt"])
@@ -403,8 +404,12 @@ class Kernel(Configurable):
         raise KeyboardInterrupt
 
     def interrupt(self, children: bool = False) -> None:
-        """Interrupt the running execute (message mode does this, and signals the children too)."""
-        if children and self._executing:
+        """Interrupt the running execute (message mode does this, and signals the children too).
+        An idle kernel ignores it."""
+        if not self._executing:
+            log.info("interrupt ignored: the kernel is idle")
+            return
+        if children:
             procs.signal_children(signal.SIGINT)
         os.kill(os.getpid(), signal.SIGINT)
 
@@ -423,12 +428,14 @@ class Kernel(Configurable):
                                                daemon=True)
         self.control_thread.start()
         self.shells.serve_main()
+        procs.terminate_children()
 
     def _serve_control(self) -> None:
         poll = self.transport.control_poller()
         while not self.stopping.is_set():
             for msg in poll(None) or ():
                 self.dispatch(msg, "control")
+        procs.terminate_children()
         # the main thread may be busy in user code: interrupt it, and do not wait on it forever
         if self._executing:
             self.interrupt()

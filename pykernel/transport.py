@@ -140,6 +140,7 @@ class Transport:
         self.shell = self._socket(zmq.ROUTER, "shell_port")
         self.control = self._socket(zmq.ROUTER, "control_port")
         self.stdin = self._socket(zmq.ROUTER, "stdin_port")
+        self.stdin.router_mandatory = True  # asking a frontend that is gone fails at once
         self.iopub = self._socket(zmq.XPUB, "iopub_port", verbose=True)
         self._iopub_lock = threading.Lock()
         self._stdin_lock = threading.Lock()
@@ -306,7 +307,8 @@ class Transport:
 
     def stdin_exchange(self, frames: list, accept: Callable[[Message], bool]) -> Message:
         """Send an input_request and wait for the reply `accept` takes. Interruptible: the wait is a
-        poll with a timeout, so a KeyboardInterrupt raised by a signal handler comes through."""
+        poll with a timeout, so a KeyboardInterrupt raised by a signal handler comes through.
+        Raises EOFError when the frontend's stdin socket is not connected."""
         with self._stdin_lock:
             # Replies to a request that was abandoned (interrupted) are stale: drop them.
             while True:
@@ -314,7 +316,12 @@ class Transport:
                     self.stdin.recv_multipart(zmq.NOBLOCK)
                 except zmq.Again:
                     break
-            self.stdin.send_multipart(frames, copy=False)
+            try:
+                self.stdin.send_multipart(frames, copy=False)
+            except zmq.ZMQError as e:
+                if e.errno != zmq.EHOSTUNREACH:
+                    raise
+                raise EOFError("the frontend that asked for input is no longer connected") from None
             while True:
                 if not self.stdin.poll(100):
                     continue

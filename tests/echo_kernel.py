@@ -1,4 +1,16 @@
-"""A tiny language written only against the kernel core: it echoes code back as output."""
+"""A tiny language written only against the kernel core, to prove the core without IPython.
+
+Code is echoed back on stdout, except for a few commands the tests use:
+    error TEXT      an error reply (ename EchoError) after writing to stderr
+    input PROMPT    asks the frontend for a line and echoes it
+    sleep S         sleeps S seconds (interruptible)
+    spin S          burns CPU for S seconds while holding the GIL as much as Python lets it
+    child           starts `sleep 300` and prints its pid
+    lines N         writes N numbered lines, one write each
+"""
+
+import subprocess
+import time
 
 from pykernel.app import launch
 from pykernel.kernel import Kernel, error_content
@@ -12,14 +24,37 @@ class EchoKernel(Kernel):
     banner = "Echo kernel"
 
     def do_execute(self, ex):
-        if ex.code.startswith("error"):
+        cmd, _, arg = ex.code.partition(" ")
+        if cmd == "error":
             self.stream("stderr", "bad\n")
-            return error_content("EchoError", ex.code)
-        if ex.code.startswith("input"):
-            self.stream("stdout", self.input("? ") + "\n")
+            self.publish("error", {"ename": "EchoError", "evalue": arg, "traceback": [arg]})
+            return error_content("EchoError", arg, [arg])
+        if cmd == "input":
+            self.stream("stdout", self.input(arg) + "\n")
+        elif cmd == "sleep":
+            time.sleep(float(arg))
+        elif cmd == "spin":
+            end = time.monotonic() + float(arg)
+            while time.monotonic() < end:
+                pass
+        elif cmd == "child":
+            self.stream("stdout", f"{subprocess.Popen(['sleep', '300']).pid}\n")
+        elif cmd == "lines":
+            for i in range(int(arg)):
+                self.stream("stdout", f"{i}\n")
         elif not ex.silent:
             self.stream("stdout", ex.code)
         return {"status": "ok"}
+
+    def do_complete(self, code, cursor_pos):
+        words = ["echo", "error", "input", "sleep", "spin"]
+        start = code.rfind(" ", 0, cursor_pos) + 1
+        prefix = code[start:cursor_pos]
+        return {"matches": [w for w in words if w.startswith(prefix)], "cursor_start": start,
+                "cursor_end": cursor_pos, "metadata": {}}
+
+    def do_is_complete(self, code):
+        return {"status": "incomplete", "indent": ""} if code.endswith("\\") else {"status": "complete"}
 
 
 if __name__ == "__main__":
