@@ -1,12 +1,17 @@
 """A tiny language written only against the kernel core, to prove the core without IPython.
 
 Code is echoed back on stdout, except for a few commands the tests use:
-    error TEXT      an error reply (ename EchoError) after writing to stderr
+    error TEXT      an error reply (ename EchoError)
     input PROMPT    asks the frontend for a line and echoes it
     sleep S         sleeps S seconds (interruptible)
     spin S          burns CPU for S seconds while holding the GIL as much as Python lets it
     child           starts `sleep 300` and prints its pid
     lines N         writes N numbered lines, one write each
+    stderr TEXT     writes TEXT to stderr
+    result TEXT     an execute_result of TEXT
+    display TEXT    a display_data of TEXT
+    clear           clear_output
+    page TEXT       a page payload
 """
 
 import subprocess
@@ -26,7 +31,6 @@ class EchoKernel(Kernel):
     def do_execute(self, ex):
         cmd, _, arg = ex.code.partition(" ")
         if cmd == "error":
-            self.stream("stderr", "bad\n")
             self.publish("error", {"ename": "EchoError", "evalue": arg, "traceback": [arg]})
             return error_content("EchoError", arg, [arg])
         if cmd == "input":
@@ -42,9 +46,27 @@ class EchoKernel(Kernel):
         elif cmd == "lines":
             for i in range(int(arg)):
                 self.stream("stdout", f"{i}\n")
+        elif cmd == "stderr":
+            self.stream("stderr", arg)
+        elif cmd == "result":
+            self.publish("execute_result", {"execution_count": ex.execution_count,
+                                            "data": {"text/plain": arg}, "metadata": {}})
+        elif cmd == "display":
+            self.display({"text/plain": arg})
+        elif cmd == "clear":
+            self.clear_output()
+        elif cmd == "page":
+            return {"status": "ok", "payload": [{"source": "page", "data": {"text/plain": arg},
+                                                 "start": 0}]}
         elif not ex.silent:
             self.stream("stdout", ex.code)
         return {"status": "ok"}
+
+    def do_inspect(self, code, cursor_pos, detail_level):
+        word = code[:cursor_pos].rsplit(" ", 1)[-1]
+        found = word in ("echo", "sleep")
+        return {"found": found, "data": {"text/plain": f"{word}: an echo command"} if found else {},
+                "metadata": {}}
 
     def do_complete(self, code, cursor_pos):
         words = ["echo", "error", "input", "sleep", "spin"]

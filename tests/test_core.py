@@ -61,7 +61,7 @@ def test_error_reply(echo):
     reply, msgs = execute(kc, "error boom")
     assert reply["content"]["status"] == "error"
     assert reply["content"]["ename"] == "EchoError"
-    assert types(msgs) == ["busy", "execute_input", "stream", "error", "idle"]
+    assert types(msgs) == ["busy", "execute_input", "error", "idle"]
 
 
 def test_every_request_gets_busy_and_idle(echo):
