@@ -391,6 +391,9 @@ class Kernel(Configurable):
 
     def install_signal_handlers(self) -> None:
         signal.signal(signal.SIGINT, self._on_sigint)
+        # SIGTERM (a frontend's kill before SIGKILL, a container stop): an orderly stop, so child
+        # processes are ended and the language saves its state
+        signal.signal(signal.SIGTERM, lambda signum, frame: self.stop())
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         if self._executing:
@@ -427,8 +430,12 @@ class Kernel(Configurable):
         self.control_thread = threading.Thread(target=self._serve_control, name="pykernel-control",
                                                daemon=True)
         self.control_thread.start()
-        self.shells.serve_main()
-        procs.terminate_children()
+        try:
+            self.shells.serve_main()
+        finally:
+            self.stop()
+            self.control_thread.join(self.exit_grace)
+            procs.terminate_children()
 
     def _serve_control(self) -> None:
         poll = self.transport.control_poller()

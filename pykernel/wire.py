@@ -98,11 +98,14 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
+_encode = json.JSONEncoder(default=_json_default, ensure_ascii=False, allow_nan=False,
+                           separators=(",", ":")).encode
+
+
 def dumps(obj: Any) -> bytes:
     """Serialize to compact UTF-8 JSON that every Jupyter client can parse."""
     try:
-        text = json.dumps(obj, default=_json_default, ensure_ascii=False, allow_nan=False,
-                          separators=(",", ":"))
+        text = _encode(obj)
     except ValueError:
         text = json.dumps(_finite(json.loads(json.dumps(obj, default=_json_default))),
                           ensure_ascii=False, allow_nan=False, separators=(",", ":"))
@@ -167,6 +170,8 @@ class Session:
         self.username = username
         self._counter = itertools.count(1)
         self._pid = os.getpid()
+        # A request's replies and output all carry its header as parent: serialize it once.
+        self._parent_cache: tuple[dict | None, bytes] = (None, b"{}")
 
     def header(self, msg_type: str, subshell_id: str | None = None) -> dict:
         h = {
@@ -195,7 +200,12 @@ class Session:
             parent_header = parent or {}
         if header is None:
             header = self.header(msg_type, parent_header.get("subshell_id"))
-        parts = [dumps(header), dumps(parent_header), dumps(metadata or {}), dumps(content)]
+        cached, parent_bytes = self._parent_cache
+        if cached is not parent_header:
+            parent_bytes = dumps(parent_header)
+            self._parent_cache = (parent_header, parent_bytes)
+        parts = [dumps(header), parent_bytes, dumps(metadata) if metadata else b"{}",
+                 dumps(content)]
         frames = list(identities or ())
         frames.append(DELIMITER)
         frames.append(self.signer.sign(parts))
