@@ -23,6 +23,8 @@ from traitlets import Bool, CaselessStrEnum, Integer, Unicode
 from traitlets.config import Application
 
 from . import __version__
+from . import kernelspec
+from .kernelspec import user_data_dir
 from .transport import ConnectionInfo, Transport
 from .wire import Session
 
@@ -38,12 +40,7 @@ def jupyter_config_path() -> list[str]:
 
 
 def jupyter_runtime_dir() -> str:
-    if os.environ.get("JUPYTER_RUNTIME_DIR"):
-        return os.environ["JUPYTER_RUNTIME_DIR"]
-    data = os.environ.get("JUPYTER_DATA_DIR") or os.path.join(
-        os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share"),
-        "jupyter")
-    return os.path.join(data, "runtime")
+    return os.environ.get("JUPYTER_RUNTIME_DIR") or os.path.join(user_data_dir(), "runtime")
 
 
 class KernelApp(Application):
@@ -163,7 +160,6 @@ def launch(kernel_class: type, argv: Sequence[str] | None = None) -> None:
     """Run `kernel_class` as a kernel process, or install/uninstall its kernelspec."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ("install", "uninstall"):
-        from . import kernelspec
         sys.exit(kernelspec.main(argv, **kernel_class.kernelspec_defaults()))
     app = KernelApp(kernel_class)
     app.initialize(argv)
