@@ -31,6 +31,7 @@ from traitlets.config import Configurable
 from . import __version__, procs
 from .shells import Shells, Shell
 from .streams import StreamCoalescer
+from .usage import Usage
 from .transport import Transport
 from .wire import PROTOCOL_VERSION, Message, Session
 
@@ -152,7 +153,8 @@ class Kernel(Configurable):
                                  if k != "execute_request"}
         self.control_handlers.update({name: getattr(self, name) for name in (
             "interrupt_request", "debug_request", "create_subshell_request",
-            "delete_subshell_request", "list_subshell_request")})
+            "delete_subshell_request", "list_subshell_request", "usage_request")})
+        self._usage = Usage()
 
     # ---- output, for languages -------------------------------------------------------------------
 
@@ -383,6 +385,9 @@ class Kernel(Configurable):
             req.reply(error_content("SubshellNotFound", f"no subshell {sid!r}"))
             return
         req.reply({"status": "ok"})
+
+    def usage_request(self, req: Request) -> None:
+        req.reply(self._usage.reply())
 
     def list_subshell_request(self, req: Request) -> None:
         req.reply({"status": "ok", "subshell_id": self.shells.ids()})

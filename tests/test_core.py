@@ -381,6 +381,19 @@ def test_unknown_subshell_gets_an_error_reply(echo):
     assert r["content"]["ename"] == "SubshellNotFound"
 
 
+def test_usage_request(echo):
+    _, kc = echo
+    first = reply_for(kc, send(kc, "control", "usage_request", {}), channel="control")
+    assert first["msg_type"] == "usage_reply"
+    reply_for(kc, kc.execute("spin 0.3"))
+    c = reply_for(kc, send(kc, "control", "usage_request", {}), channel="control")["content"]
+    assert c["pid"] > 0 and c["cpu_count"] >= 1
+    assert c["kernel_cpu"] > 0  # it just spun
+    assert 10 << 20 < c["kernel_memory"] < 1 << 30
+    vm = c["host_virtual_memory"]
+    assert 0 < vm["available"] <= vm["total"] and 0 <= vm["percent"] <= 100
+
+
 # ---- interrupt -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["echo", "echo-message"])
