@@ -211,6 +211,8 @@ class Kernel(Configurable):
         handlers = self.shell_handlers if channel == "shell" else self.control_handlers
         req = Request(self, msg, channel, shell)
         token = current_request.set(req)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s %s", channel, msg.msg_type, msg.msg_id)
         self.publish("status", {"execution_state": "busy"}, msg.header)
         try:
             handler = handlers.get(msg.msg_type)

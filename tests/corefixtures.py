@@ -16,10 +16,11 @@ TIMEOUT = 20
 
 
 @contextlib.contextmanager
-def running_kernel(name: str, **km_kwargs) -> Iterator[tuple[KernelManager, BlockingKernelClient]]:
+def running_kernel(name: str, extra_arguments: list | None = None,
+                   **km_kwargs) -> Iterator[tuple[KernelManager, BlockingKernelClient]]:
     """Start kernel `name`, yield (manager, ready client), shut it down afterwards."""
     km = KernelManager(kernel_name=name, context=zmq.Context.instance(), **km_kwargs)
-    km.start_kernel()
+    km.start_kernel(extra_arguments=extra_arguments or [])
     kc = km.client()
     kc.start_channels()
     try:

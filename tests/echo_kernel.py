@@ -17,6 +17,8 @@ Code is echoed back on stdout, except for a few commands the tests use:
 import subprocess
 import time
 
+from traitlets import Unicode
+
 from pykernel.app import launch
 from pykernel.kernel import Kernel, error_content
 
@@ -27,6 +29,7 @@ class EchoKernel(Kernel):
     display_name = "Echo"
     language_info = {"name": "echo", "mimetype": "text/plain", "file_extension": ".txt"}
     banner = "Echo kernel"
+    greeting = Unicode("", help="Text put before every echo.").tag(config=True)
 
     def do_execute(self, ex):
         cmd, _, arg = ex.code.partition(" ")
@@ -59,7 +62,7 @@ class EchoKernel(Kernel):
             return {"status": "ok", "payload": [{"source": "page", "data": {"text/plain": arg},
                                                  "start": 0}]}
         elif not ex.silent:
-            self.stream("stdout", ex.code)
+            self.stream("stdout", self.greeting + ex.code)
         return {"status": "ok"}
 
     def do_inspect(self, code, cursor_pos, detail_level):
