@@ -6,6 +6,7 @@ Code is echoed back on stdout, except for a few commands the tests use:
     sleep S         sleeps S seconds (interruptible)
     spin S          burns CPU for S seconds while holding the GIL as much as Python lets it
     child           starts `sleep 300` and prints its pid
+    system CMD      runs CMD with os.system (which ignores SIGINT in the kernel while CMD runs)
     lines N         writes N numbered lines, one write each
     stderr TEXT     writes TEXT to stderr
     result TEXT     an execute_result of TEXT
@@ -14,6 +15,7 @@ Code is echoed back on stdout, except for a few commands the tests use:
     page TEXT       a page payload
 """
 
+import os
 import subprocess
 import time
 
@@ -46,6 +48,8 @@ class EchoKernel(Kernel):
                 pass
         elif cmd == "child":
             self.stream("stdout", f"{subprocess.Popen(['sleep', '300']).pid}\n")
+        elif cmd == "system":
+            self.stream("stdout", f"status {os.system(arg)}\n")
         elif cmd == "lines":
             for i in range(int(arg)):
                 self.stream("stdout", f"{i}\n")

@@ -15,6 +15,7 @@ from jupyter_client.session import Session as JupyterSession
 
 from corefixtures import (TIMEOUT, _next_for, execute, iopub_for, pid_alive, reply_for, running_kernel, send,
                           stdout_of, wait_pid_exit)
+from pykernel import procs
 from pykernel.wire import Session
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
@@ -420,6 +421,25 @@ def iopub_for_first(kc, msg_id, msg_type):
         out.append(_next_for(kc, "iopub", msg_id, deadline))
         if out[-1]["msg_type"] == msg_type:
             return out
+
+
+@pytest.mark.parametrize("name", ["echo", "echo-message"])
+def test_interrupt_reaches_child_processes(name):
+    """os.system ignores SIGINT in the kernel while its child runs: only a signal to the child can
+    end the cell. Signal mode gets that from the process-group signal, message mode from the kernel
+    signalling its children."""
+    with running_kernel(name) as (km, kc):
+        msg_id = kc.execute("system sleep 60")
+        iopub_for_first(kc, msg_id, "execute_input")
+        # the child is running once the kernel has one
+        pid = km.provisioner.process.pid
+        deadline = time.monotonic() + TIMEOUT
+        while not procs.descendants(pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        km.interrupt_kernel()
+        reply = reply_for(kc, msg_id, timeout=30)["content"]
+        out = stdout_of(iopub_for(kc, msg_id))
+        assert reply["status"] == "ok" and out.startswith("status ") and out != "status 0\n"
 
 
 def test_interrupt_blocked_in_input():

@@ -1,0 +1,1 @@
+"""End-to-end tests: real frontends (JupyterLab in headless Chromium) against real kernels."""
