@@ -433,6 +433,8 @@ class Kernel(Configurable):
 
     def start(self) -> None:
         """Serve until shutdown. Runs the main shell on the calling (main) thread."""
+        # Frontends that subscribed while the kernel was loading get their welcome before anything.
+        self.transport.check_subscriptions()
         self.publish("status", {"execution_state": "starting"}, {})
         self.control_thread = threading.Thread(target=self._serve_control, name="pykernel-control",
                                                daemon=True)
