@@ -233,7 +233,7 @@ def test_frontend_that_vanishes_mid_request():
     with running_kernel("echo") as (km, kc):
         # a different frontend: its own session, so its own zmq identity
         gone = km.client(session=JupyterSession(key=km.session.key))
-        gone.start_channels()
+        gone.start_channels(hb=False)  # no heartbeat thread racing its own stop
         gone.execute("sleep 0.3")
         gone.execute("input who? ", allow_stdin=True, stop_on_error=False)
         gone.stop_channels()
@@ -413,6 +413,18 @@ def test_interrupt_stops_the_running_cell_only(name):
         assert execute(kc, "after")[0]["content"]["status"] == "ok"
 
 
+def running_command(pid: int, name: str) -> bool:
+    """Whether a descendant of pid is running the program `name`."""
+    for child in procs.descendants(pid):
+        try:
+            with open(f"/proc/{child}/comm") as f:
+                if f.read().strip() == name:
+                    return True
+        except OSError:
+            pass
+    return False
+
+
 def iopub_for_first(kc, msg_id, msg_type):
     """Read iopub until the first `msg_type` of msg_id: the cell has started."""
     out = []
@@ -431,10 +443,11 @@ def test_interrupt_reaches_child_processes(name):
     with running_kernel(name) as (km, kc):
         msg_id = kc.execute("system sleep 60")
         iopub_for_first(kc, msg_id, "execute_input")
-        # the child is running once the kernel has one
+        # Wait until `sleep` itself runs: a signal that lands between the fork and the child's reset
+        # of SIGINT (which os.system ignores in the parent) would be lost, and the cell run 60 s.
         pid = km.provisioner.process.pid
         deadline = time.monotonic() + TIMEOUT
-        while not procs.descendants(pid) and time.monotonic() < deadline:
+        while not running_command(pid, "sleep") and time.monotonic() < deadline:
             time.sleep(0.01)
         km.interrupt_kernel()
         reply = reply_for(kc, msg_id, timeout=30)["content"]
