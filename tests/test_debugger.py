@@ -256,8 +256,8 @@ class Frontend:
 
 
 @pytest.fixture
-def lab():
-    with running_kernel("pykernel") as (km, kc):
+def lab(request):
+    with running_kernel(getattr(request, "param", "pykernel")) as (km, kc):
         pid = km.provisioner.process.pid
         yield Frontend(km, kc)
     # a kernel that is killed rather than shut down leaves its dumped cells behind
@@ -452,6 +452,24 @@ def test_pause_stops_running_code_and_evaluate_can_change_it(lab):
     assert stdout_of(iopub_for(lab.kc, msg_id)) == "left the loop\n"  # after "looping"
 
 
+def test_await_cell_stops_and_stepping_off_its_end_finishes_it(lab):
+    lab.start()
+    code = "import asyncio\nawait asyncio.sleep(0)\nz = 5\nprint('z', z)\n"
+    path = lab.break_at(code, 3)
+    msg_id = lab.kc.execute(code)
+    thread = lab.event("stopped")["body"]["threadId"]
+    frames = lab.ok("stackTrace", threadId=thread)["stackFrames"]
+    assert [(f["name"], f["line"], f["source"]["path"]) for f in frames] == [("<module>", 3, path)]
+    lab.ok("next", threadId=thread)
+    lab.event("stopped")
+    assert lab.top_frame(thread)["line"] == 4
+    lab.ok("next", threadId=thread)  # off the cell's end: nothing of the kernel's to stop in
+    lab.event("continued")
+    assert reply_for(lab.kc, msg_id)["content"]["status"] == "ok"
+    assert stdout_of(iopub_for(lab.kc, msg_id)) == "z 5\n"
+    assert lab.ok("debugInfo")["stoppedThreads"] == []
+
+
 def test_leading_empty_lines_keep_their_line_numbers(lab):
     lab.start()
     code = "\n\nx = 1\ny = x + 1\nprint(y)\n"
@@ -488,6 +506,7 @@ def test_disconnect_while_stopped_lets_the_cell_finish_and_a_new_session_works(l
     assert reply_for(lab.kc, msg_id)["content"]["status"] == "ok"
 
 
+@pytest.mark.parametrize("lab", ["pykernel", "pykernel-message"], indirect=True)  # signal, message
 def test_interrupt_while_stopped_ends_the_cell_and_debugging_goes_on(lab):
     lab.start()
     code = "x = 1\ny = 2\nprint('finished', x + y)\n"
@@ -499,6 +518,7 @@ def test_interrupt_while_stopped_ends_the_cell_and_debugging_goes_on(lab):
     lab.km.interrupt_kernel()
     reply = reply_for(lab.kc, msg_id)["content"]
     assert (reply["status"], reply["ename"]) == ("error", "KeyboardInterrupt")
+    lab.event("continued")
     assert lab.ok("debugInfo")["stoppedThreads"] == []
 
     msg_id = lab.kc.execute(code)
