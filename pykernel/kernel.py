@@ -289,9 +289,15 @@ class Kernel(Configurable):
         if reply["status"] == "ok":
             reply.setdefault("user_expressions", {})
             reply.setdefault("payload", [])
-        req.reply(reply)
         if reply["status"] != "ok" and ex.stop_on_error and req.shell is not None:
-            req.shell.abort_queued()
+            # What is queued now was sent before any frontend could see this error: pipelined
+            # cells, which stop_on_error cancels. Taken before the reply goes out, so a cell sent
+            # in answer to the error is not among them.
+            queued = req.shell.take_queued()
+            req.reply(reply)
+            req.shell.abort(queued)
+        else:
+            req.reply(reply)
 
     def complete_request(self, req: Request) -> None:
         code = req.get("code", str)

@@ -11,8 +11,10 @@ Theory of operation
   sets `routed` and wakes the main thread's poll, so the main thread lets go of the lock and the new
   router takes it (at once, if the main thread is busy executing). Deleting the last subshell stops
   the router, which wakes the main thread so it takes the socket back.
-- stop_on_error: `Shell.abort_queued` answers every execute_request already waiting for that shell
-  with `status: aborted` and keeps the other requests, in order, to run next.
+- stop_on_error: before a failed cell's reply goes out, `Shell.take_queued` takes every request
+  already waiting for that shell (sent before the error could be seen); after the reply,
+  `Shell.abort` answers the execute_requests among them with `status: aborted` and keeps the other
+  requests, in order, to run next.
 """
 
 from __future__ import annotations
@@ -58,9 +60,14 @@ class Shell:
                 self.pending.append(item)
                 self.run_pending()
 
-    def abort_queued(self) -> None:
+    def take_queued(self) -> list["Message"]:
+        """Everything received for this shell and not yet run, taken out of the queue."""
         queued = list(self.pending) + self.shells.drain(self)
         self.pending.clear()
+        return queued
+
+    def abort(self, queued: list["Message"]) -> None:
+        """Answer the execute_requests among `queued` as aborted; the rest run as usual."""
         kernel = self.shells.kernel
         for msg in queued:
             if msg.msg_type == "execute_request":
