@@ -1,0 +1,8 @@
+"""`python -m pykernel_bash`: run the Bash kernel, or install/uninstall its kernelspec."""
+
+from pykernel.app import launch
+
+from .kernel import BashKernel
+
+if __name__ == "__main__":
+    launch(BashKernel)
