@@ -5,6 +5,7 @@ and async, so the tests reach both paths. One statement per line:
 
     x = 2 * (3 + 4)          assign                  x / 3         the last value is the result
     print x, x + 1           to stdout               warn text     the rest of the line to stderr
+    say text                 the rest of the line to stdout
     name = input "Name? "    ask the frontend        pw = secret "Password? "   (hidden)
     show x as ID             display (HTML + text)   update ID x   replace what ID shows
     clear                    clear the output        sleep 0.5     wait (interruptible)
@@ -25,8 +26,8 @@ import threading
 from pykernel.wrapper import KernelError, WrapperKernel, launch
 
 FUNCTIONS = {"abs": abs, "min": min, "max": max, "round": round, "sqrt": math.sqrt}
-KEYWORDS = ("print", "warn", "input", "secret", "show", "update", "clear", "sleep", "block",
-            "release", "notify", "fail")
+KEYWORDS = ("print", "say", "warn", "input", "secret", "show", "update", "clear", "sleep",
+            "block", "release", "notify", "fail")
 _BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
            ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
            ast.Pow: operator.pow}
@@ -129,6 +130,8 @@ class CalcKernel(WrapperKernel):
         word, _, rest = line.partition(" ")
         if word == "print":
             self.print(*(_show(self.evaluate(p)) for p in rest.split(",")))
+        elif word == "say":
+            self.stdout(rest + "\n")
         elif word == "warn":
             self.stderr(rest + "\n")
         elif word == "show":

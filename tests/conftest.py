@@ -29,6 +29,10 @@ KERNELSPECS = {
                                                      "supported_encryption": ["curve"]}}),
     "pykernel-message": ([sys.executable, "-m", "pykernel"],
                          {"language": "python", "interrupt_mode": "message"}),
+    "calc": ([sys.executable, str(TESTS / "calc_kernel.py")], {"language": "calc"}),
+    # no rc file of this machine's user takes part
+    "bash-pykernel": ([sys.executable, "-m", "pykernel_bash", "--BashKernel.rcfile="],
+                      {"language": "bash"}),
 }
 
 
