@@ -1,0 +1,73 @@
+"""examples/minimal_kernel.py, the example of docs/write-a-kernel.md, as a real kernel process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from wrapfixtures import ROOT, Session, kernel_env
+
+pytestmark = pytest.mark.timeout(60)
+
+EXAMPLES = str(ROOT / "examples")
+
+
+@pytest.fixture(scope="module")
+def sqlite(kernel_dir):
+    session = Session(kernel_dir, "minimal")
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def test_a_cell_runs_and_its_rows_are_the_result(sqlite):
+    info = sqlite.request("kernel_info_request", {})
+    assert info["implementation"] == "sqlite" and info["language_info"]["name"] == "sql"
+    created = sqlite.run("CREATE TABLE planets (name TEXT, moons INT);\n"
+                         "INSERT INTO planets VALUES ('Mars', 2), ('Earth; home', 1);")
+    assert created.status == "ok" and created.result is None
+    result = sqlite.run("SELECT name, moons FROM planets ORDER BY moons")
+    assert result.result["text/plain"] == "name | moons\nEarth; home | 1\nMars | 2"
+    assert "<td>Earth; home</td>" in result.result["text/html"]
+
+
+def test_an_sql_error_is_an_error_reply(sqlite):
+    result = sqlite.run("SELECT * FROM no_such_table")
+    content = result.reply["content"]
+    assert content["status"] == "error"
+    assert content["ename"] == "OperationalError"
+    assert "no such table" in content["evalue"]
+    assert sqlite.run("SELECT 1 + 1").result["text/plain"] == "1 + 1\n2"
+
+
+def test_completion_and_is_complete(sqlite):
+    sqlite.run("CREATE TABLE stars (name TEXT)")
+    reply = sqlite.complete("SELECT * FROM st")
+    assert reply["matches"] == ["stars"]
+    assert reply["cursor_start"] == len("SELECT * FROM ")
+    assert sqlite.complete("sel")["matches"] == ["SELECT"]
+    assert sqlite.is_complete("SELECT 1")["status"] == "incomplete"
+    assert sqlite.is_complete("SELECT 1;")["status"] == "complete"
+
+
+def test_install_its_kernelspec(tmp_path):
+    env = kernel_env()
+    env["PYTHONPATH"] = os.pathsep.join([EXAMPLES, env["PYTHONPATH"]])
+    out = subprocess.run([sys.executable, "-m", "minimal_kernel", "install", "--prefix",
+                          str(tmp_path)], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    spec = json.loads((tmp_path / "share/jupyter/kernels/sqlite/kernel.json").read_text())
+    assert spec["argv"][1:3] == ["-m", "minimal_kernel"]
+    assert spec["display_name"] == "SQLite" and spec["language"] == "sql"
+
+
+def test_the_guide_shows_this_very_file():
+    guide = (ROOT / "docs" / "write-a-kernel.md").read_text()
+    example = (ROOT / "examples" / "minimal_kernel.py").read_text()
+    assert f"```python\n{example}```" in guide
+    assert len(example.splitlines()) <= 50
