@@ -471,3 +471,12 @@ def test_display_a_jpeg_by_its_content(bash, workdir):
     (workdir / "photo.bin").write_bytes(jpeg)
     [shown] = bash.run("display photo.bin").of_type("display_data")
     assert shown["data"]["image/jpeg"] == base64.b64encode(jpeg).decode()
+
+
+def test_completion_and_inspection_leave_the_shells_state_alone(fresh_bash):
+    assert fresh_bash.run("set -u\n(exit 3)").status == "error"
+    assert fresh_bash.complete("ech")["matches"] == ["echo"]
+    assert fresh_bash.inspect("echo")["found"]
+    assert fresh_bash.complete("cat /e")["matches"] == ["/etc/"]
+    status, flags = fresh_bash.run('echo "$? $-"').stdout.split()
+    assert status == "3" and "u" in flags
