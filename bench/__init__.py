@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks of Jupyter kernels through one lean client (see run.py)."""
