@@ -9,6 +9,7 @@ and async, so the tests reach both paths. One statement per line:
     name = input "Name? "    ask the frontend        pw = secret "Password? "   (hidden)
     show x as ID             display (HTML + text)   update ID x   replace what ID shows
     clear                    clear the output        sleep 0.5     wait (interruptible)
+    spin                     compute forever, never awaiting (interruptible too)
     block KEY                wait until another shell runs `release KEY`
     notify x                 open a comm to the frontend's target `calc.notify`
     fail message             a CalcError
@@ -27,7 +28,7 @@ from pykernel.wrapper import KernelError, WrapperKernel, launch
 
 FUNCTIONS = {"abs": abs, "min": min, "max": max, "round": round, "sqrt": math.sqrt}
 KEYWORDS = ("print", "say", "warn", "input", "secret", "show", "update", "clear", "sleep",
-            "block", "release", "notify", "fail")
+            "block", "release", "notify", "spin", "fail")
 _BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
            ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
            ast.Pow: operator.pow}
@@ -144,6 +145,9 @@ class CalcKernel(WrapperKernel):
             self.clear_output(wait=rest == "wait")
         elif word == "sleep":
             await asyncio.sleep(float(self.evaluate(rest)))
+        elif word == "spin":  # computes without awaiting, until interrupted
+            while True:
+                pass
         elif word == "block":
             await self.gates.block(rest.strip())
         elif word == "release":

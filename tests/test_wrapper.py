@@ -247,3 +247,12 @@ def test_comm_message_to_an_unknown_comm_keeps_the_kernel_running(calc):
     calc.tell("comm_msg", {"comm_id": "no-such-comm", "data": {"expr": "1"}})
     calc.tell("comm_open", {"comm_id": "c2", "target_name": "no.such.target", "data": {}})
     assert calc.run("1 + 1").result == {"text/plain": "2"}
+
+
+def test_interrupt_stops_an_async_execute_that_computes_without_awaiting(calc):
+    calc.run("still = 8")
+    result = calc.run("warn spinning\nspin", until=calc.interrupt_when("spinning"))
+    assert result.error["ename"] == "KeyboardInterrupt"
+    assert calc.run("still").result == {"text/plain": "8"}
+    again = calc.run('warn sleeping\nsleep 600', until=calc.interrupt_when("sleeping"))
+    assert again.error["ename"] == "KeyboardInterrupt"

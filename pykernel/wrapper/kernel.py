@@ -16,11 +16,14 @@ Theory of operation
 - Interrupts (SIGINT from a frontend, or an interrupt_request through the core) arrive on the main
   thread while it executes, in `on_interrupt`: it cancels the running async execute, calls the
   language's own `interrupt()` if it has one, always ends a wait for input, and otherwise raises
-  KeyboardInterrupt into a sync execute, as the core does.
+  KeyboardInterrupt into a sync execute, as the core does, or into an async one that is computing
+  rather than awaiting (it could not see the cancellation).
 - The language's `interrupt()` overrides the core's `Kernel.interrupt(children)`, which the core
   uses for message-mode interrupts; `interrupt_request` is therefore answered here and goes to the
   core's implementation by name.
 - The history of executed code is kept in memory (`history.py`) unless the language serves it.
+- Comms come from the core's `Comms` (the `comm` package's manager): the language registers targets
+  and opens comms through methods here; `comm.create_comm` works too.
 """
 
 from __future__ import annotations
@@ -318,7 +321,10 @@ class WrapperKernel(Kernel):
                 else:
                     log.warning("an async interrupt() needs a running async execute; ignored")
                     getattr(result, "close", lambda: None)()
-        if self._waiting_input or (task is None and not hooked):
+        # An async execute that is computing (not awaiting) cannot see a cancellation until it
+        # awaits: it gets KeyboardInterrupt where it is, as sync code does.
+        busy = task is not None and loop is not None and asyncio.current_task(loop) is task
+        if self._waiting_input or (task is None and not hooked) or (busy and not hooked):
             raise KeyboardInterrupt
 
     # ---- kernelspec and teardown -----------------------------------------------------------------

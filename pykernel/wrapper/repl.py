@@ -20,6 +20,13 @@ Theory of operation
   written before a record is delivered before it. Output arriving between cells (background jobs)
   goes to the last sink. The child's death is seen on a pidfd, not on EOF, which background jobs
   holding the pipes would delay forever.
+- Interrupts. A SIGINT that lands in a child between its fork and its exec is lost (the
+  interpreter's code there takes it, the program never sees it). After each interrupt the I/O
+  thread looks again a few times, with growing pauses: if a process it reached has since changed
+  its command line, or the interpreter started a new one, the SIGINT is sent again.
+- Every child's process group has a guard: a tiny `sh` in a session of its own, reading a pipe only
+  this process holds. `close` ends the group and dismisses the guard; if this process dies without
+  closing (SIGKILL), the guard reads end of file and hangs up, then kills, the group.
 - Stdin. A cell's stdin is the `in` FIFO, held open by the kernel during the cell. The kernel learns
   that input is wanted in two ways: a `read` record (sent by a language's own input command, with
   the prompt and whether to hide the answer), or, for any other program, a process of the child's
