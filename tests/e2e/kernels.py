@@ -9,6 +9,7 @@ is installed into the private test Jupyter path with the kernel's own `install -
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -46,24 +47,32 @@ def install_bash_kernelspec(jupyter_path: Path) -> str | None:
     """Make `bash_pykernel` findable; None when it is, else why it is not.
 
     A checkout without examples/bash_kernel gives a reason to skip; one that has it but cannot
-    install the spec gives a reason starting with "broken:" (a test fails on it).
+    install the spec gives a reason starting with "broken:" (a test fails on it). When the package
+    is not pip-installed, the kernel runs from the source tree (PYTHONPATH in its spec's env).
     """
     if BASH in kernelspec_names():
         return None
-    if not (ROOT / "examples" / "bash_kernel").is_dir():
+    source = ROOT / "examples" / "bash_kernel"
+    if not (source / "pykernel_bash").is_dir():
         return "the bash kernel (examples/bash_kernel) is not in this checkout"
+    env = dict(os.environ)
     if importlib.util.find_spec("pykernel_bash") is None:
-        return ("broken: examples/bash_kernel exists but its module pykernel_bash is not installed "
-                "(pip install -e examples/bash_kernel)")
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), str(source),
+                                                          os.environ.get("PYTHONPATH")]))
     prefix = Path(tempfile.mkdtemp(prefix="pykernel-bash-spec-"))
     try:
         run = subprocess.run([sys.executable, "-m", "pykernel_bash", "install", "--prefix", str(prefix)],
-                             capture_output=True, text=True, timeout=60)
+                             capture_output=True, text=True, timeout=60, env=env)
         made = prefix / "share" / "jupyter" / "kernels" / BASH
         if run.returncode or not (made / "kernel.json").is_file():
             return (f"broken: `python -m pykernel_bash install --prefix` exited {run.returncode} "
                     f"without writing kernels/{BASH}: {run.stderr.strip()[-500:]}")
-        shutil.copytree(made, jupyter_path / "kernels" / BASH, dirs_exist_ok=True)
+        target = jupyter_path / "kernels" / BASH
+        shutil.copytree(made, target, dirs_exist_ok=True)
+        if "PYTHONPATH" in env:
+            spec = json.loads((target / "kernel.json").read_text())
+            spec.setdefault("env", {})["PYTHONPATH"] = env["PYTHONPATH"]
+            (target / "kernel.json").write_text(json.dumps(spec, indent=1))
     finally:
         shutil.rmtree(prefix, ignore_errors=True)
     return None if BASH in kernelspec_names() else f"broken: kernelspec {BASH} still not found"
