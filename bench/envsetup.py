@@ -48,8 +48,8 @@ SPEC_COMMANDS = {
     "bash_pykernel": [str(PYTHON), "-m", "pykernel_bash", "install", "--sys-prefix"],
 }
 # Distributions whose version is reported beside the results.
-DISTRIBUTIONS = ["pykernel", "pykernel-bash", "ipykernel", "ipython", "xeus-python", "akernel", "async-kernel",
-                 "bash_kernel", "pyzmq", "jupyter_client"]
+DISTRIBUTIONS = ["pykernel", "pykernel-bash", "ipykernel", "ipython", "xeus-python", "akernel",
+                 "async-kernel", "bash_kernel", "pyzmq", "jupyter_client"]
 
 
 def run(cmd: list[str], log: list[dict], timeout: float = 900) -> bool:

@@ -65,7 +65,8 @@ def check_round(result: dict, code_steps: bool) -> None:
             continue
         for field in fields:
             value = result[step][field]
-            assert isinstance(value, (int, float)) and math.isfinite(value) and value > 0, (step, field, value)
+            assert isinstance(value, (int, float)) and math.isfinite(value) and value > 0, \
+                (step, field, value)
     assert result["roundtrip"]["p99_us"] >= result["roundtrip"]["median_us"]
     assert result["idle_cpu"]["cpu_ms"] >= 0
     assert result["pipelined"]["not_ok"] == 0
