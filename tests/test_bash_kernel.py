@@ -480,3 +480,17 @@ def test_completion_and_inspection_leave_the_shells_state_alone(fresh_bash):
     assert fresh_bash.complete("cat /e")["matches"] == ["/etc/"]
     status, flags = fresh_bash.run('echo "$? $-"').stdout.split()
     assert status == "3" and "u" in flags
+
+
+def test_sigterm_to_a_busy_kernel_ends_its_shell_and_jobs(kernel_dir):
+    session = Session(kernel_dir, "bash")
+    try:
+        [shell, job] = _pids(session, "(trap '' HUP INT TERM; sleep 302) &\necho $$ $!")
+        msg_id = session.send("echo busy; sleep 303")
+        session.wait_output(msg_id, "busy")
+        session.km.signal_kernel(signal.SIGTERM)
+        assert wait_pid_exit(session.km.provisioner.process.pid), "the kernel ignored SIGTERM"
+    finally:
+        session.kc.stop_channels()
+        session.km.shutdown_kernel(now=True)
+    assert wait_pid_exit(shell) and wait_pid_exit(job)
