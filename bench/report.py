@@ -14,7 +14,9 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import zmq
@@ -297,13 +299,32 @@ def markdown(results: dict, meta: dict, reference: dict) -> str:
     return "\n".join(body)
 
 
-def context(command: str, seconds: float, manifest: Path) -> dict:
+def source_state(repo: Path) -> str:
+    """The commit the kernels under test were run from, and whether their sources differed from it
+    (pykernel and its bash kernel are editable installs of this working tree)."""
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                                  timeout=10).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+
+    head = git("rev-parse", "--short", "HEAD")
+    if not head:
+        return "unknown (not a git checkout)"
+    changed = git("status", "--porcelain", "--", "pykernel", "examples/bash_kernel", "bench").splitlines()
+    return f"git {head}" + (f", with {len(changed)} uncommitted changes in pykernel/, examples/bash_kernel/, "
+                            "bench/" if changed else ", clean")
+
+
+def context(command: str, seconds: float, manifest: Path, source: str = "") -> dict:
     """Machine, versions and the command, for the report's header."""
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
                   if line.startswith("MemTotal"))
     meta = {"command": f"`{command}`", "wall time": f"{seconds:.0f} s",
+            "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "machine": f"{os.cpu_count()} CPUs, {cpu}, {mem_kb / 2**20:.1f} GiB RAM, {platform.platform()}",
             "client": f"Python {sys.version.split()[0]}, pyzmq {zmq.__version__}, libzmq {zmq.zmq_version()}"}
     try:
@@ -311,6 +332,8 @@ def context(command: str, seconds: float, manifest: Path) -> dict:
         meta["bench env"] = ", ".join(f"{k} {v}" for k, v in versions.items() if v)
     except (OSError, ValueError, KeyError):
         meta["bench env"] = "unknown (no bench/.venv/bench-setup.json)"
+    if source:
+        meta["source"] = source
     return meta
 
 

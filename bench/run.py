@@ -53,11 +53,12 @@ def main(argv: list | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     command = os.environ.get("BENCH_COMMAND") or shlex.join(["python", *argv])
+    source = report.source_state(envsetup.REPO)
     t0 = time.monotonic()
     plan = rounds.QUICK if args.quick else rounds.FULL
     results = rounds.run(rounds.select(args.kernels), plan, [envsetup.KERNELS_DIR], str(envsetup.PYTHON),
                          str(envsetup.VENV / "bin"))
-    meta = report.context(command, time.monotonic() - t0, envsetup.MANIFEST)
+    meta = report.context(command, time.monotonic() - t0, envsetup.MANIFEST, source)
     text = report.markdown(results, meta, rounds.REFERENCE)
     print(text)
     if args.out:
