@@ -15,9 +15,16 @@ PYTHON_NOTEBOOKS = sorted(p for p in EXAMPLES.glob("*.ipynb")
                           .get("name") == "pykernel")
 
 
+# nbclient's asyncio client now and then notices an execute_reply only when its wait for it times
+# out (ipykernel's notebooks show the same stall); the notebook then goes on normally. A short
+# per-cell timeout keeps such a stall from using up the test's own timeout.
+CELL_TIMEOUT = 20
+pytestmark = pytest.mark.timeout(150)
+
+
 def run(path: Path) -> nbformat.NotebookNode:
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=60, kernel_name="pykernel",
+    NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="pykernel",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     return nb
 
