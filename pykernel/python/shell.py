@@ -27,6 +27,7 @@ import threading
 import time
 from typing import Any
 
+import IPython
 from IPython.core import page
 from IPython.core.autocall import ZMQExitAutocall
 from IPython.core.displayhook import DisplayHook
@@ -300,6 +301,12 @@ class PythonShell(InteractiveShell):
         return super().should_run_async(raw_cell, transformed_cell=transformed_cell,
                                         preprocessing_exc_tuple=preprocessing_exc_tuple)
 
+    def _get_exc_info(self, exc_tuple=None):
+        etype, value, tb = super()._get_exc_info(exc_tuple)
+        if isinstance(value, KeyboardInterrupt):
+            tb = _without_kernel_tail(tb)
+        return etype, value, tb
+
     def showtraceback(self, exc_tuple=None, filename=None, tb_offset=None, exception_only=False,
                       running_compiled_code=False) -> None:
         try:
@@ -358,6 +365,26 @@ class PythonShell(InteractiveShell):
     @property
     def parent_header(self) -> dict:
         return self.get_parent()
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_IPYTHON_DIR = os.path.dirname(os.path.abspath(IPython.__file__)) + os.sep
+
+
+def _without_kernel_tail(tb: Any) -> Any:
+    """An interrupt is raised in the kernel's signal handler, or while an interrupted input() waits
+    in the kernel: end the traceback at the user's code, before the first kernel frame after it."""
+    head, seen_user, prev = tb, False, None
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name.startswith(_PACKAGE_DIR):
+            if seen_user and prev is not None:
+                prev.tb_next = None
+                break
+        elif not name.startswith(_IPYTHON_DIR):
+            seen_user = True
+        prev, tb = tb, tb.tb_next
+    return head
 
 
 _GROUP = getattr(builtins, "BaseExceptionGroup", ())
