@@ -10,7 +10,7 @@ Theory of operation
   (stdio.py); results, displays and errors publish from the shell's hooks (shell.py). All of it takes
   its parent from the request in context. Before a reply, the fd pipes are drained, so a cell's output
   is published before its `idle`.
-- Startup imports only what a first `pass` needs: no jedi, matplotlib, asyncio or debugger. matplotlib
+- Startup imports only what a first `pass` needs: no jedi, matplotlib, asyncio or debugpy. matplotlib
   is wired up lazily through MPLBACKEND, which makes matplotlib load the inline backend when the user
   first plots.
 """
@@ -256,6 +256,7 @@ class PythonKernel(Kernel):
 
     def cleanup(self) -> None:
         # IPython ends its history session itself, at interpreter exit.
+        self.debugger.close()  # also when stopped by `exit` or SIGTERM: removes the dumped cells
         if self.fd_capture is not None:
             sys.stdout.flush()
             self.fd_capture.close()
