@@ -202,6 +202,9 @@ def test_interrupt_stops_a_running_cell(fresh_pykernel):
     assert reply["content"]["status"] == "error"
     assert reply["content"]["ename"] == "KeyboardInterrupt"
     assert of_type(iopub_for(kc, msg_id), "error")
+    # the traceback ends in the user's code, not in the kernel's signal handler
+    tb = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(reply["content"]["traceback"]))
+    assert "time.sleep(60)" in tb and "pykernel" not in tb
     assert run_ok(kc, "'alive'")
 
 

@@ -55,6 +55,8 @@ def test_interrupt_while_waiting_for_input(fresh_pykernel):
     reply = reply_for(kc, msg_id)
     assert reply["content"]["status"] == "error"
     assert reply["content"]["ename"] == "KeyboardInterrupt"
+    # the traceback ends at the user's input() call, not inside the kernel's wait for the answer
+    assert "pykernel" not in "".join(reply["content"]["traceback"])
     iopub_for(kc, msg_id)
     # the next input works, and the abandoned request's answer does not leak into it
     msg_id = kc.execute("input('again')", allow_stdin=True)
