@@ -16,14 +16,13 @@ import logging
 import os
 import select
 import sys
-import threading
 from typing import Sequence
 
 from traitlets import Bool, CaselessStrEnum, Integer, Unicode
 from traitlets.config import Application
 
 from . import __version__
-from . import kernelspec
+from . import kernelspec, procs
 from .kernelspec import user_data_dir
 from .transport import ConnectionInfo, Transport
 from .wire import Session
@@ -118,8 +117,7 @@ class KernelApp(Application):
         kernel.install_signal_handlers()
         pid = self.parent_pid or int(os.environ.get("JPY_PARENT_PID", "0") or 0)
         if self.watch_parent and pid > 1:
-            threading.Thread(target=_watch_parent, args=(pid, kernel), name="pykernel-parent",
-                             daemon=True).start()
+            procs.start_internal_thread(_watch_parent, "pykernel-parent", (pid, kernel))
         try:
             kernel.start()
         finally:

@@ -290,12 +290,14 @@ class Kernel(Configurable):
             reply.setdefault("user_expressions", {})
             reply.setdefault("payload", [])
         if reply["status"] != "ok" and ex.stop_on_error and req.shell is not None:
-            # What is queued now was sent before any frontend could see this error: pipelined
-            # cells, which stop_on_error cancels. Taken before the reply goes out, so a cell sent
-            # in answer to the error is not among them.
+            # Cells queued behind this one (pipelined: "run all") are cancelled. What is queued
+            # before the reply goes out was surely sent before the error could be seen; what
+            # arrives while the reply is being sent is taken too, as a pipelined cell may still
+            # have been on its way (a frontend answering the error within those microseconds
+            # would lose its cell, as with ipykernel).
             queued = req.shell.take_queued()
             req.reply(reply)
-            req.shell.abort(queued)
+            req.shell.abort(queued + req.shell.take_queued())
         else:
             req.reply(reply)
 
@@ -407,6 +409,11 @@ class Kernel(Configurable):
         # SIGTERM (a frontend's kill before SIGKILL, a container stop): an orderly stop, so child
         # processes are ended and the language saves its state
         signal.signal(signal.SIGTERM, lambda signum, frame: self.stop())
+        # A signal taken by a thread other than the main one (a user's thread) still wakes the
+        # main thread's wait for messages, so that its handler runs.
+        wakeup = getattr(self.transport, "shell_wakeup", None)
+        if wakeup is not None:
+            signal.set_wakeup_fd(wakeup.w, warn_on_full_buffer=False)
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         if self._executing:
@@ -442,9 +449,7 @@ class Kernel(Configurable):
         # Frontends that subscribed while the kernel was loading get their welcome before anything.
         self.transport.check_subscriptions()
         self.publish("status", {"execution_state": "starting"}, {})
-        self.control_thread = threading.Thread(target=self._serve_control, name="pykernel-control",
-                                               daemon=True)
-        self.control_thread.start()
+        self.control_thread = procs.start_internal_thread(self._serve_control, "pykernel-control")
         try:
             self.shells.serve_main()
         finally:

@@ -8,7 +8,26 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
+from typing import Any, Callable
+
+#: Signals a frontend sends the kernel. The kernel's own threads block them, so that the kernel
+#: gets them on its main thread, where Python runs signal handlers: a signal the kernel takes on
+#: another thread would not wake a main thread that is waiting in a system call.
+FRONTEND_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+def start_internal_thread(target: Callable[..., Any], name: str, args: tuple = ()) -> threading.Thread:
+    """Start a daemon thread of the kernel's own (one that never runs user code nor starts
+    processes) with FRONTEND_SIGNALS blocked from its first instruction on."""
+    thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, FRONTEND_SIGNALS)  # the new thread inherits it
+    try:
+        thread.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    return thread
 
 
 def _stat(pid: int) -> tuple[str, int, int] | None:

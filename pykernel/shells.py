@@ -11,19 +11,21 @@ Theory of operation
   sets `routed` and wakes the main thread's poll, so the main thread lets go of the lock and the new
   router takes it (at once, if the main thread is busy executing). Deleting the last subshell stops
   the router, which wakes the main thread so it takes the socket back.
-- stop_on_error: before a failed cell's reply goes out, `Shell.take_queued` takes every request
-  already waiting for that shell (sent before the error could be seen); after the reply,
-  `Shell.abort` answers the execute_requests among them with `status: aborted` and keeps the other
-  requests, in order, to run next.
+- stop_on_error: around a failed cell's reply, `Shell.take_queued` takes every request already
+  waiting for that shell; `Shell.abort` answers the execute_requests among them with
+  `status: aborted` and keeps the other requests, in order, to run next.
 """
 
 from __future__ import annotations
 
+import signal
 import threading
 import uuid
 from collections import deque
 from queue import Empty, SimpleQueue
 from typing import TYPE_CHECKING
+
+from . import procs
 
 if TYPE_CHECKING:
     from .kernel import Kernel
@@ -52,6 +54,9 @@ class Shell:
 
     def serve(self) -> None:
         """A subshell's thread: run what the router hands over until told to stop."""
+        # Made by the control thread, which blocks the frontend's signals; a subshell runs user
+        # code, whose child processes must get them.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, procs.FRONTEND_SIGNALS)
         while True:
             item = self.inbox.get()
             if item is _STOP:
@@ -131,7 +136,10 @@ class Shells:
             self.transport.claim_shell()
             poll = self.transport.shell_poller()
             while not stop.is_set() and not self.kernel.stopping.is_set():
-                for msg in poll(None) or ():
+                msgs = poll(None)
+                if not msgs:  # woken: maybe by a signal, whose handler the main thread must run
+                    self.main.inbox.put(_WAKE)
+                for msg in msgs or ():
                     if msg.subshell_id is None:
                         self.main.inbox.put(msg)
                     else:

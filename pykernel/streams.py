@@ -16,6 +16,8 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
+from . import procs
+
 Send = Callable[[str, str, dict], None]
 
 
@@ -28,8 +30,7 @@ class StreamCoalescer:
         self._send_lock = threading.Lock()
         self._wake = threading.Event()
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name="pykernel-streams", daemon=True)
-        self._thread.start()
+        self._thread = procs.start_internal_thread(self._run, "pykernel-streams")
 
     def write(self, name: str, text: str, parent: dict) -> None:
         if not text:

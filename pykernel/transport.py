@@ -31,6 +31,7 @@ from typing import Callable
 
 import zmq
 
+from . import procs
 from .wire import Message, ProtocolError, Session
 
 log = logging.getLogger("pykernel")
@@ -166,9 +167,7 @@ class Transport:
         self.control_wakeup = Wakeup()
         self._hb_ctx = zmq.Context()
         self._hb = self._socket(zmq.ROUTER, "hb_port", ctx=self._hb_ctx)
-        self._hb_thread = threading.Thread(target=self._heartbeat, name="pykernel-heartbeat",
-                                           daemon=True)
-        self._hb_thread.start()
+        self._hb_thread = procs.start_internal_thread(self._heartbeat, "pykernel-heartbeat")
 
     def _socket(self, kind: int, port_name: str, ctx: zmq.Context | None = None,
                 verbose: bool = False) -> zmq.Socket:

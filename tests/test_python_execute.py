@@ -195,7 +195,10 @@ def test_exit_asks_the_frontend_which_ends_the_kernel(fresh_pykernel):
 
 def test_interrupt_stops_a_running_cell(fresh_pykernel):
     km, kc = fresh_pykernel
-    msg_id = kc.execute("import time\nprint('started', flush=True)\ntime.sleep(60)")
+    # one statement prints and sleeps: IPython compiles each top-level statement just before
+    # running it, and an interrupt between the two would land in the compiler
+    msg_id = kc.execute("import time\ndef f():\n    print('started', flush=True)\n"
+                        "    time.sleep(60)\nf()")
     wait_for_iopub(kc, msg_id, lambda m: m["msg_type"] == "stream")
     km.interrupt_kernel()
     reply = reply_for(kc, msg_id)
