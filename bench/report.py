@@ -67,22 +67,30 @@ def _num(v) -> str:
 
 
 def cell(res: dict, step: str, field: str, scale: float, notes: list, label: str) -> str:
+    """Median (min–max) over the rounds that produced the figure; rounds whose step failed are
+    counted in a marker pointing to a note (one note per kernel and step, shared by its rows)."""
     if res["status"] != "ok":
         return res["status"]
     errors = [r[step]["error"] for r in res["rounds"] if "error" in r.get(step, {})]
+    marker = ""
     if errors:
-        notes.append(f"{label} {step}: {errors[0]}")
+        ran = sum(step in r for r in res["rounds"])
+        note = f"{label} {step}, {len(errors)} of {ran} rounds: {errors[0]}"
+        if note not in notes:
+            notes.append(note)
         short = "timeout" if errors[0].startswith("TimeoutError") else "died" if "KernelDied" in errors[0] \
             else "failed"
-        return f"{short} [{len(notes)}]"
+        marker = f"{short} [{notes.index(note) + 1}]"
     vs = [v for v in values(res, step, field) if v is not None]
     if not vs:
-        return "—"
+        return marker or "—"
     if isinstance(vs[0], bool):
-        return "/".join(_num(v) for v in vs)
-    vs = [v * scale for v in vs]
-    med = statistics.median(vs)
-    return _num(med) if len(vs) == 1 else f"{_num(med)} ({_num(min(vs))}–{_num(max(vs))})"
+        text = "/".join(_num(v) for v in vs)
+    else:
+        vs = [v * scale for v in vs]
+        med = statistics.median(vs)
+        text = _num(med) if len(vs) == 1 else f"{_num(med)} ({_num(min(vs))}–{_num(max(vs))})"
+    return f"{text}; {len(errors)} {marker}" if marker else text
 
 
 def fmt_ratio(r: float) -> str:
