@@ -30,7 +30,7 @@ def start_internal_thread(target: Callable[..., Any], name: str, args: tuple = (
     return thread
 
 
-def _stat(pid: int) -> tuple[str, int, int] | None:
+def stat(pid: int) -> tuple[str, int, int] | None:
     """(state, ppid, pgid) of a process, or None if it is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
@@ -62,7 +62,7 @@ def _scan_children(pid: int) -> list[int]:
     out = []
     for name in os.listdir("/proc"):
         if name.isdigit():
-            st = _stat(int(name))
+            st = stat(int(name))
             if st is not None and st[1] == pid:
                 out.append(int(name))
     return out
@@ -79,7 +79,7 @@ def descendants(pid: int | None = None) -> list[int]:
 
 
 def alive(pid: int) -> bool:
-    st = _stat(pid)
+    st = stat(pid)
     return st is not None and st[0] not in ("Z", "X")
 
 
@@ -87,7 +87,7 @@ def signal_children(sig: int) -> None:
     """Send `sig` to the descendants in this process's group, as a terminal or `killpg` would."""
     pgid = os.getpgid(0)
     for pid in descendants():
-        st = _stat(pid)
+        st = stat(pid)
         if st is not None and st[2] == pgid:
             _kill(pid, sig)
 

@@ -637,12 +637,12 @@ def _tree(pid: int) -> dict[int, tuple[int, bytes]]:
     """The processes below `pid`, each with its parent's pid and its command line."""
     out = {}
     for p in procs.descendants(pid):
+        st = procs.stat(p)
         try:
-            with open(f"/proc/{p}/stat", "rb") as f:
-                stat = f.read()
             with open(f"/proc/{p}/cmdline", "rb") as f:
-                out[p] = (int(stat[stat.rindex(b")") + 2:].split()[1]), f.read())
-        except (OSError, ValueError):
+                if st is not None:
+                    out[p] = (st[1], f.read())
+        except OSError:
             pass
     return out
 
