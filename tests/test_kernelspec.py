@@ -18,6 +18,7 @@ import textwrap
 import zipfile
 from pathlib import Path
 
+import jupyter_core.paths
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 
@@ -39,6 +40,10 @@ def dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")
     monkeypatch.setenv("XDG_DATA_DIRS", f"{tmp_path / 'system'}{os.pathsep}{tmp_path / 'system2'}")
     monkeypatch.setattr(sys, "prefix", str(tmp_path / "env"))
+    # jupyter_core reads sys.prefix once, at import: without this, a spec installed in the test
+    # venv itself (`./quickstart` does that) would be found before the one a test installs.
+    monkeypatch.setattr(jupyter_core.paths, "ENV_JUPYTER_PATH",
+                        [str(tmp_path / "env" / "share" / "jupyter")])
     monkeypatch.setattr(site, "ENABLE_USER_SITE", False)
     return {
         "user": home / ".local" / "share" / "jupyter" / "kernels",
