@@ -1,7 +1,9 @@
-"""The kernel's child processes: find them, interrupt them, end them.
+"""The kernel's child processes and threads: find them, interrupt them, end them, see them wait.
 
 Linux exposes each task's children in /proc/<pid>/task/<tid>/children; where that file is missing we
-scan /proc/*/stat for parent ids. No dependency (psutil) is needed for this.
+scan /proc/*/stat for parent ids. No dependency (psutil) is needed for this. `WaitProbe` reads where
+a task is blocked (/proc/<...>/syscall). Helper processes of the kernel's own are `spare`d: ending
+the user's children leaves them alone.
 """
 
 from __future__ import annotations
@@ -28,6 +30,56 @@ def start_internal_thread(target: Callable[..., Any], name: str, args: tuple = (
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
     return thread
+
+
+class WaitProbe:
+    """Which system call a thread or process is blocked in, from Linux's /proc/<...>/syscall, and
+    whether that is the one it waits in when it has nothing to do (learned at `open`).
+
+    The file names the call while the task sleeps in it, and still does while the task is being
+    woken (it has not run yet). So "it is in its idle call" proves that the task finished with an
+    input only together with a check, made before, that the input was already taken from its
+    queue: taking it needed the task to run, and it blocks in its idle call again only when done.
+    """
+
+    def __init__(self, fd: int, idle_call: bytes):
+        self._fd, self._idle = fd, idle_call + b" "
+
+    @classmethod
+    def open(cls, task: str, attempts: int = 2500) -> "WaitProbe | None":
+        """A probe of `task` (e.g. /proc/self/task/<tid> or /proc/<pid>), which must be about to
+        wait for input: its idle call is the one it is seen in five times in a row. None where
+        /proc cannot tell (not Linux, or not allowed)."""
+        try:
+            fd = os.open(f"{task}/syscall", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        last, same = b"", 0
+        for _ in range(attempts):
+            call = _call(fd)
+            same = same + 1 if call == last and call.isdigit() else 1
+            last = call
+            if same == 5:
+                return cls(fd, call)
+            time.sleep(0.0002)  # it is still starting
+        os.close(fd)
+        return None
+
+    def idle(self) -> bool:
+        try:
+            return os.pread(self._fd, 32, 0).startswith(self._idle)
+        except OSError:
+            return False
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+def _call(fd: int) -> bytes:
+    try:  # "<number> <args...>" while blocked in a call, "running" or "-1 ..." otherwise
+        return os.pread(fd, 64, 0).split(maxsplit=1)[0]
+    except (OSError, IndexError):
+        return b""
 
 
 def stat(pid: int) -> tuple[str, int, int] | None:
@@ -92,9 +144,18 @@ def signal_children(sig: int) -> None:
             _kill(pid, sig)
 
 
+_SPARED: set[int] = set()
+
+
+def spare(pid: int) -> None:
+    """Leave process `pid` (a helper of the kernel's own) alone in `terminate_children`."""
+    _SPARED.add(pid)
+
+
 def terminate_children(grace: float = 1.0) -> None:
-    """End every descendant: SIGTERM, then SIGKILL whatever is still alive after `grace` seconds."""
-    pids = descendants()
+    """End every descendant but the spared: SIGTERM, then SIGKILL whatever is still alive after
+    `grace` seconds."""
+    pids = [p for p in descendants() if p not in _SPARED]
     for pid in pids:
         _kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace

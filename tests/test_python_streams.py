@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 
 from jupyter_client import KernelManager
+from pykernel import procs
 from pyfixtures import TIMEOUT, execute, iopub_for, outputs, run_ok, stdout_of, wait_for_iopub
 
 
@@ -199,3 +202,52 @@ def test_a_crash_leaves_its_traceback_in_the_kernel_log(tmp_path):
         km.shutdown_kernel(now=True)
     logged = log_path.read_text()
     assert "Segmentation fault" in logged and "crash_here" in logged
+
+
+def test_fd_output_comes_before_idle_while_a_background_process_keeps_writing(kc, tmp_path):
+    # The background writer keeps libzmq's reader busy, so a cell's end rarely finds the capture
+    # settled: the drain then writes its marker after the data and waits for it (fdcapture.py).
+    stop = tmp_path / "stop"
+    noise = tmp_path / "noise.py"
+    noise.write_text(f"import os, time\nwhile not os.path.exists({str(stop)!r}):\n"
+                     "    os.write(2, b'.')\n    time.sleep(0.0002)\n")
+    run_ok(kc, f"import subprocess, sys\nnoise = subprocess.Popen([sys.executable, {str(noise)!r}])")
+    try:
+        for n in range(30):
+            msgs = run_ok(kc, f"import os\nos.write(1, b'line {n}\\n')\nos.write(2, b'end {n}\\n')")
+            assert stdout_of(msgs) == f"line {n}\n"
+            assert f"end {n}\n" in stdout_of(msgs, "stderr")
+    finally:
+        stop.touch()
+        run_ok(kc, "noise.wait()")
+
+
+def test_shell_redirections_to_dev_stdout_and_dev_stderr_work(kc):
+    # fds 1 and 2 are pipes, which a program can open again by name (a socket could not be)
+    msgs = run_ok(kc, "import subprocess\n"
+                      "subprocess.run(['sh', '-c', 'echo o > /dev/stdout; echo e > /dev/stderr'], "
+                      "check=True)\n"
+                      "None")
+    assert stdout_of(msgs) == "o\n"
+    assert stdout_of(msgs, "stderr") == "e\n"
+
+
+def test_output_goes_on_when_a_relay_is_killed(fresh_pykernel):
+    km, kc = fresh_pykernel
+    relays = [pid for pid in procs.descendants(km.provisioner.process.pid)
+              if _comm(pid) == "cat"]
+    assert len(relays) == 2
+    for pid in relays:
+        os.kill(pid, signal.SIGKILL)
+    # more than a pipe holds, so the kernel must be reading the pipes itself now
+    msgs = run_ok(kc, "import os\nos.write(1, b'x' * 200_000 + b'\\n')\nos.write(2, b'still\\n')")
+    assert stdout_of(msgs) == "x" * 200_000 + "\n"
+    assert stdout_of(msgs, "stderr") == "still\n"
+
+
+def _comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""

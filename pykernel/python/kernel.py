@@ -6,10 +6,10 @@ Theory of operation
   `do_execute` is `run_cell`, completion/inspection/history come from IPython (introspect.py).
 - Execution count: the core's count is the truth. Before each cell, IPython's `execution_count` is set
   so that `run_cell` uses the core's number (IPython adds one itself when it stores history).
-- Output: sys.stdout / sys.stderr publish through the core's coalescer, and fds 1 and 2 are captured
-  (stdio.py); results, displays and errors publish from the shell's hooks (shell.py). All of it takes
-  its parent from the request in context. Before a reply, the fd pipes are drained, so a cell's output
-  is published before its `idle`.
+- Output: sys.stdout / sys.stderr publish through the core's coalescer (stdio.py), and fds 1 and 2
+  are captured (fdcapture.py); results, displays and errors publish from the shell's hooks
+  (shell.py). All of it takes its parent from the request in context. Before a reply, the fd
+  capture is drained, so a cell's output is published before its `idle`.
 - Startup imports only what a first `pass` needs: no jedi, matplotlib, asyncio or debugpy. matplotlib
   is wired up lazily through MPLBACKEND, which makes matplotlib load the inline backend when the user
   first plots.
@@ -34,7 +34,7 @@ from traitlets import Bool, List, Unicode
 from .. import __version__, kernelspec
 from ..comms import Comms
 from ..kernel import Execution, Kernel, Request, error_content
-from . import introspect, stdio
+from . import fdcapture, introspect, stdio
 from .debugger import Debugger
 from .shell import PythonShell
 
@@ -97,14 +97,21 @@ class PythonKernel(Kernel):
         self.banner = self.shell.banner
         self.comms = Comms(self)
         self.comms.install()
-        self.fd_capture = (stdio.FdCapture(self, self._fallback_parent)
-                           if self.capture_fd_output else None)
+        self.fd_capture = self._capture_fds() if self.capture_fd_output else None
         sys.stdout = stdio.OutStream(self, "stdout", self._fallback_parent, fd=1)
         sys.stderr = stdio.OutStream(self, "stderr", self._fallback_parent, fd=2)
         stdio.carry_request_into_threads()
         stdio.install_input(self, StdinNotImplementedError)
         self.debugger = Debugger.for_shell(self, self.shell)  # before any user code runs
         self._run_startup()
+
+    def _capture_fds(self) -> "fdcapture.FdCapture | None":
+        try:
+            return fdcapture.FdCapture(self, self._fallback_parent)
+        except OSError:
+            log.exception("fds 1 and 2 are not captured: output of child processes and C code "
+                          "goes to the kernel's log")
+            return None
 
     def drain_fds(self) -> None:
         """Publish what was written to fds 1 and 2 so far, before the output about to be published."""
