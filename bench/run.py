@@ -4,7 +4,9 @@ Theory: the command line only. Kernels run with bench/.venv's interpreter and on
 kernelspecs are searched, so the user's own kernels are neither used nor touched; the runner re-executes
 itself under that interpreter before importing anything that needs pyzmq, so the client and the kernels
 share one Python and one pyzmq. `--setup` builds the venv (envsetup.py); rounds.py runs the
-measurements; report.py writes the tables.
+measurements; report.py writes the tables. Before measuring, the project's own sources are
+byte-compiled: its editable install has no bytecode, where an installed package does (pip compiles
+at install), and where PYTHONDONTWRITEBYTECODE is set every launch would compile them again.
 """
 
 from __future__ import annotations
@@ -47,7 +49,12 @@ def main(argv: list | None = None) -> int:
     if not envsetup.PYTHON.exists():
         print("bench/.venv does not exist: run `python bench/run.py --setup` first", file=sys.stderr)
         return 1
+    import compileall
+
     from bench import report, rounds
+
+    for package in (envsetup.REPO / "pykernel", envsetup.REPO / "examples/bash_kernel/pykernel_bash"):
+        compileall.compile_dir(str(package), quiet=1)
 
     # end like Ctrl-C, so every launched kernel's process group is shut down on the way out
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
