@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
 import sys
 from pathlib import Path
 
@@ -161,3 +162,12 @@ def test_pykernel_round(tmp_path: Path) -> None:
     flood = result["print_flood"]
     assert flood["lines"] == 500 and 0 <= flood["lines_lost"] <= 500
     assert isinstance(result["interrupt"]["survived"], bool)
+
+
+def test_memory_floor_prints_every_stage() -> None:
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "memfloor.py"), "3"],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    stages = [line.split("  ")[0] for line in out.splitlines()]
+    assert stages == ["python started", "import zmq", "IPython shell", "3 cells", "jedi completion",
+                      "inspection"], out
+    assert all(line.endswith(" MB") for line in out.splitlines())
