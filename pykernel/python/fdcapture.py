@@ -3,7 +3,7 @@
 Theory of operation
 - The path of a byte: fd 1 (or 2) is a pipe, as for any program whose output another reads, so
   `echo x > /dev/stderr` works (a socket there cannot be opened by name). A `cat` of the kernel's
-  own (a relay, ~2 MB; spared when the user's children are ended) copies the pipe into a
+  own (a relay, ~1.6 MB; spared when the user's children are ended) copies the pipe into a
   connection of the transport's `FdInbox`, which libzmq's I/O thread reads as it is written, with
   no GIL and no limit. So C code that writes while holding the GIL never waits on the kernel: a
   reader thread in the kernel could not empty a pipe until that write returned. One reader thread
@@ -13,7 +13,7 @@ Theory of operation
   before its `idle` and in order with its other output; later output still arrives (after idle),
   never lost. Usually that is a non-blocking receive, once `settled` has checked the whole path
   from its start: each pipe is empty, then each relay is blocked reading it (procs.WaitProbe), then
-  the inbox has settled (FdInbox.settled), ~10 µs in all. Otherwise (output still on its way, or
+  the inbox has settled (FdInbox.settled), ~20 µs in all. Otherwise (output still on its way, or
   no /proc to read) a random marker is written into both pipes after the data and drain reads
   until both come back out; `FdText` takes them out of the text, also when one is split between
   two chunks.
@@ -104,8 +104,12 @@ class FdText:
             self.take()
 
     def barrier(self) -> None:
-        """Write a marker after the data at every entry and read until all came back."""
-        for stream, fd in zip(self._streams, self._entries):
+        """Write a marker after the data at every entry and read until all came back. (A pipe
+        read here directly needs none: reading it empty is enough, and writing into it while it
+        is full would wait for ever, since it is read only under the lock held here.)"""
+        for i, (stream, fd) in enumerate(zip(self._streams, self._entries)):
+            if i in self._direct:
+                continue
             try:
                 os.write(fd, MARKER)
             except OSError:
