@@ -32,6 +32,24 @@ def test_rich_result_is_an_execute_result_with_mime_data(kc):
     assert msg["content"]["metadata"] == {"application/json": {"expanded": True}}
 
 
+def test_mimebundle_latex_metadata_and_transient(kc):
+    code = ("class Bundle:\n"
+            "    def _repr_mimebundle_(self, include=None, exclude=None):\n"
+            "        return ({'text/plain': 'b', 'application/x-custom': {'k': 1}},\n"
+            "                {'application/x-custom': {'big': True}})\n"
+            "from IPython.display import Math, Latex\n"
+            "display(Bundle())\n"
+            "display(Math(r'\\alpha'))\n"
+            "display(Latex(r'$x^2$'), metadata={'note': 'n'}, transient={'display_id': 'eq'})")
+    bundle, math, latex = only(run_ok(kc, code), "display_data")
+    assert bundle["content"]["data"] == {"text/plain": "b", "application/x-custom": {"k": 1}}
+    assert bundle["content"]["metadata"] == {"application/x-custom": {"big": True}}
+    assert math["content"]["data"]["text/latex"] == "$\\displaystyle \\alpha$"
+    assert latex["content"]["data"]["text/latex"] == "$x^2$"
+    assert latex["content"]["metadata"] == {"note": "n"}
+    assert latex["content"]["transient"] == {"display_id": "eq"}
+
+
 def test_png_is_base64_text(kc):
     png = base64.b64decode(
         "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")

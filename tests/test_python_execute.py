@@ -137,6 +137,26 @@ def test_line_cell_and_shell_magics(kc):
     assert result["content"]["data"]["text/plain"] == "['a b']"
 
 
+def test_timeit_capture_env_cd_and_load_ext_magics(kc, tmp_path):
+    assert " per loop " in stdout_of(run_ok(kc, "%timeit -n 3 -r 2 sum(range(10))"))
+    # %%capture keeps the cell's output from the frontend and hands it over as an object
+    assert stdout_of(run_ok(kc, "%%capture captured\nprint('hidden')")) == ""
+    assert stdout_of(run_ok(kc, "print(captured.stdout, end='')")) == "hidden\n"
+    run_ok(kc, "%env PYKERNEL_TEST_VAR=42")
+    assert stdout_of(run_ok(kc, "import os\nprint(os.environ['PYKERNEL_TEST_VAR'])")) == "42\n"
+    assert stdout_of(run_ok(kc, "!echo $PYKERNEL_TEST_VAR")).strip() == "42"
+    run_ok(kc, f"_old_cwd = os.getcwd()\n%cd {tmp_path}")
+    try:
+        assert stdout_of(run_ok(kc, "!pwd")).strip() == str(tmp_path)
+    finally:
+        run_ok(kc, "%cd $_old_cwd")
+    (tmp_path / "pk_ext.py").write_text(
+        "def load_ipython_extension(ip):\n    ip.push({'loaded_by_ext': 7})\n")
+    run_ok(kc, f"import sys\nsys.path.insert(0, {str(tmp_path)!r})\n%load_ext pk_ext")
+    [result] = of_type(run_ok(kc, "loaded_by_ext"), "execute_result")
+    assert result["content"]["data"]["text/plain"] == "7"
+
+
 def test_top_level_await_runs_on_a_loop_kept_between_cells(kc):
     run_ok(kc, "import asyncio\nasync def twice(x):\n    await asyncio.sleep(0)\n    return 2 * x")
     [result] = of_type(run_ok(kc, "await twice(21)"), "execute_result")
