@@ -37,16 +37,14 @@ class StreamCoalescer:
         if not text:
             return
         with self._buf_lock:
-            buf = self._buf
-            if not buf:
-                buf.append([name, parent, [text], len(text)])
+            last = self._buf[-1] if self._buf else None
+            if last is not None and last[0] == name and last[1] is parent and \
+                    last[3] < self._max_chunk:
+                last[2].append(text)
+                last[3] += len(text)
             else:
-                last = buf[-1]
-                if last[0] == name and last[1] is parent and last[3] < self._max_chunk:
-                    last[2].append(text)
-                    last[3] += len(text)
-                else:
-                    buf.append([name, parent, [text], len(text)])
+                self._buf.append([name, parent, [text], len(text)])
+            if last is not None:
                 return  # the flusher was woken when the buffer stopped being empty
         self._wake.set()
 
