@@ -174,7 +174,7 @@ def _read_all(fd: int) -> list[bytes]:
     while True:
         try:
             data = os.read(fd, 1 << 16)
-        except (BlockingIOError, OSError):
+        except OSError:  # nothing more for now (BlockingIOError), or closed at teardown
             return chunks
         if not data:
             return chunks
