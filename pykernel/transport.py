@@ -442,7 +442,7 @@ class FdInbox:
         """True if everything written to `fds` before this call can be received now."""
         if self._io_thread is None:
             return False
-        return _all_read(self.fds) and self._io_thread.idle()
+        return nothing_unread(self.fds) and self._io_thread.idle()
 
     def close(self) -> None:
         for fd in self.fds:
@@ -467,11 +467,14 @@ def _io_thread_probe(before: set[str]) -> "procs.WaitProbe | None":
     return procs.WaitProbe.open(f"/proc/self/task/{found[0]}") if len(found) == 1 else None
 
 
-def _all_read(fds: list[int], buf: bytearray = bytearray(4)) -> bool:
-    """Whether the peer of every socket in `fds` has read all that was written to it."""
+def nothing_unread(fds: list[int], request: int = termios.TIOCOUTQ,
+                   buf: bytearray = bytearray(4)) -> bool:
+    """Whether ioctl `request` reports 0 bytes for every fd in `fds`: with TIOCOUTQ (SIOCOUTQ, the
+    same request on Linux) the peer of a socket has read all that was written to it; with FIONREAD
+    nothing is left to read in a pipe. False where it cannot tell."""
     try:
         for fd in fds:
-            fcntl.ioctl(fd, termios.TIOCOUTQ, buf, True)  # SIOCOUTQ: the same request on Linux
+            fcntl.ioctl(fd, request, buf, True)
             if buf != b"\0\0\0\0":
                 return False
     except OSError:

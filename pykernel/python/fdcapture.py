@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import codecs
 import faulthandler
-import fcntl
 import io
 import logging
 import os
@@ -44,7 +43,7 @@ import time
 from typing import TYPE_CHECKING, Callable
 
 from .. import procs
-from ..transport import FdInbox, Wakeup
+from ..transport import FdInbox, Wakeup, nothing_unread
 
 if TYPE_CHECKING:
     from ..kernel import Kernel
@@ -181,15 +180,6 @@ def _read_all(fd: int) -> list[bytes]:
         chunks.append(data)
 
 
-def _queued(pipe: int, buf: bytearray = bytearray(4)) -> bool:
-    """Whether pipe `pipe` holds bytes nobody has read yet (True where it cannot tell)."""
-    try:
-        fcntl.ioctl(pipe, termios.FIONREAD, buf, True)
-    except OSError:
-        return True
-    return buf != b"\0\0\0\0"
-
-
 class _Relay:
     """A pipe and the `cat` that copies it into one inbox connection."""
 
@@ -217,7 +207,7 @@ class _Relay:
     def settled(self) -> bool:
         """Everything written to the pipe so far has been copied on (or, once the relay is gone,
         can be read from the pipe)."""
-        if _queued(self.r):
+        if not nothing_unread([self.r], termios.FIONREAD):
             return False
         return not self.alive or (self.probe is not None and self.probe.idle())
 
@@ -252,7 +242,7 @@ class FdCapture:
                 relay.close()
             inbox.close()
             raise OSError("could not start the fd relays") from None
-        for relay in self._relays:
+        for relay in self._relays:  # once both are started, so that they start side by side
             relay.learn()
         self._lock = threading.Lock()
         self._pidfds = {r.pidfd: i for i, r in enumerate(self._relays) if r.pidfd is not None}
