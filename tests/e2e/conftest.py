@@ -95,14 +95,17 @@ def browser(missing):
     if missing:
         yield None
         return
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     profile = tempfile.mkdtemp(prefix="pykernel-chromium-")
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
             profile, executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS,
             viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(UI_TIMEOUT * 1000)
+        context.set_default_timeout(UI_TIMEOUT * 1000)  # actions: click, fill, ...
+        # Assertions have a default of their own (5 s), too short for a first matplotlib import or
+        # a first completion on a busy 2-core machine: they are checks of what shows, not of speed.
+        expect.set_options(timeout=UI_TIMEOUT * 1000)
         yield context
         context.close()
     shutil.rmtree(profile, ignore_errors=True)
