@@ -18,6 +18,7 @@ import zipfile
 import pytest
 
 from corefixtures import wait_pid_exit
+from packaging_helpers import assert_licensed
 from wrapfixtures import BASH_PACKAGE, Session, kernel_env
 
 pytestmark = pytest.mark.timeout(60)
@@ -430,6 +431,10 @@ def test_the_wheel_ships_the_shell_code(tmp_path):
     [wheel] = tmp_path.glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "pykernel_bash/init.bash" in names and "pykernel_bash/kernel.py" in names
+    zipfile.ZipFile(wheel).extractall(tmp_path / "site")
+    assert_licensed(tmp_path / "site", "pykernel_bash")
+    metadata = (next((tmp_path / "site").glob("*.dist-info")) / "METADATA").read_text().splitlines()
+    assert "Requires-Dist: jupyter-pykernel" in metadata  # the name we publish, not PyPI's "pykernel"
 
 
 # ---- the shell's processes end with the kernel ---------------------------------------------
