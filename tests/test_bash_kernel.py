@@ -19,6 +19,7 @@ import pytest
 
 from corefixtures import wait_pid_exit
 from packaging_helpers import assert_licensed
+from pykernel.kernelspec import launcher_argv
 from wrapfixtures import BASH_PACKAGE, Session, kernel_env
 
 pytestmark = pytest.mark.timeout(60)
@@ -419,7 +420,7 @@ def test_kernelspec_install(tmp_path):
     spec = json.loads((tmp_path / "share/jupyter/kernels/bash_pykernel/kernel.json").read_text())
     assert spec["display_name"] == "Bash (pykernel)"
     assert spec["language"] == "bash"
-    assert spec["argv"][1:3] == ["-m", "pykernel_bash"]
+    assert spec["argv"][:-2] == launcher_argv("pykernel_bash")
 
 
 def test_the_wheel_ships_the_shell_code(tmp_path):

@@ -85,7 +85,7 @@ def test_user_install_writes_the_whole_kernel_json(dirs, capsys):
     assert run("install", "--user") == 0
     spec_dir = dirs["user"] / "pykernel"
     assert read_spec(spec_dir) == {
-        "argv": [sys.executable, "-m", "pykernel", "-f", "{connection_file}"],
+        "argv": [*kernelspec.launcher_argv("pykernel"), "-f", "{connection_file}"],
         "display_name": "Python 3 (pykernel)",
         "language": "python",
         "interrupt_mode": "signal",
@@ -214,7 +214,8 @@ def test_language_facts_come_from_the_caller(dirs):
         debug=True,
     )
     spec = read_spec(Path(path))
-    assert spec["argv"][1:] == ["-m", "bash_kernel", "-f", "{connection_file}", "--quiet", "--debug"]
+    assert spec["argv"] == [*kernelspec.launcher_argv("bash_kernel"), "-f", "{connection_file}",
+                            "--quiet", "--debug"]
     assert spec["argv"][0] == sys.executable
     assert (spec["language"], spec["kernel_protocol_version"], spec["metadata"]) == ("bash", "5.4", {})
     assert "env" not in spec
