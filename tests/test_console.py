@@ -17,6 +17,8 @@ import time
 
 import pytest
 
+from corefixtures import private_ipc_base
+
 pexpect = pytest.importorskip("pexpect")
 pytest.importorskip("jupyter_console")
 
@@ -35,7 +37,8 @@ class Console:
     def __init__(self, kernel: str):
         config = tempfile.mkdtemp(prefix="pykernel-console-config-")
         env = {**os.environ, "TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1", "JUPYTER_CONFIG_DIR": config}
-        self.child = pexpect.spawn(sys.executable, ["-m", "jupyter_console", "--kernel", kernel],
+        self.child = pexpect.spawn(sys.executable, ["-m", "jupyter_console", "--kernel", kernel,
+                                                    "--transport=ipc", f"--ip={private_ipc_base()}"],
                                    env=env, encoding="utf-8", codec_errors="replace",
                                    dimensions=(40, 120))
         self.raw = ""

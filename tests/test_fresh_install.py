@@ -16,11 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import zmq
 from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import KernelManager
 
-from corefixtures import execute
+from corefixtures import execute, kernel_manager
 from packaging_helpers import build_wheel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,8 +71,7 @@ def install_spec(venv: Path, module: str, *extra: str) -> None:
 
 def run_cell(venv: Path, name: str, code: str, home: Path) -> tuple[dict, list]:
     kernels = venv / "share" / "jupyter" / "kernels"
-    km = KernelManager(kernel_name=name, context=zmq.Context.instance(),
-                       kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
+    km = kernel_manager(name, kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
     km.start_kernel(env=clean_env(HOME=str(home)), cwd=str(home))
     kc = km.client()
     kc.start_channels()

@@ -15,11 +15,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import zmq
 from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import KernelManager
 
-from corefixtures import execute, stdout_of
+from corefixtures import execute, kernel_manager, stdout_of
 from pykernel.kernelspec import launcher_argv
 
 TESTS = Path(__file__).resolve().parent
@@ -67,8 +65,7 @@ def test_a_kernel_started_from_a_shadowing_folder_runs(kind, tmp_path):
     cwd = tmp_path / "work"
     cwd.mkdir()
     shadowing_folder(cwd, module)
-    km = KernelManager(kernel_name=kind, context=zmq.Context.instance(),
-                       kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
+    km = kernel_manager(kind, kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
     km.start_kernel(cwd=str(cwd), env=env)
     kc = km.client()
     kc.start_channels()
