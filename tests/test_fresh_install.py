@@ -85,6 +85,8 @@ def run_cell(venv: Path, name: str, code: str, home: Path) -> tuple[dict, list]:
 
 def test_the_bash_kernel_runs_from_the_wheels(venv, tmp_path):
     install_spec(venv, "pykernel_bash")
+    spec_dir = venv / "share" / "jupyter" / "kernels" / "bash_pykernel"
+    assert {"logo-32x32.png", "logo-64x64.png", "logo-svg.svg"} <= set(os.listdir(spec_dir))
     reply, msgs = run_cell(venv, "bash_pykernel", 'echo "$((6 * 7)) $(command -v python)"', tmp_path)
     assert reply["content"]["status"] == "ok"
     [text] = [m["content"]["text"] for m in msgs if m["msg_type"] == "stream"]
