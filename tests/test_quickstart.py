@@ -40,11 +40,17 @@ def venv_python(copy: Path, code: str) -> subprocess.CompletedProcess:
 
 
 RUN_A_CELL = """
-    import json
-    from jupyter_client.manager import start_new_kernel
-    km, kc = start_new_kernel(kernel_name="pykernel")
+    import json, os, tempfile
+    from jupyter_client.manager import KernelManager
+    # ipc in a private folder: no tcp port picked before the kernel binds it
+    km = KernelManager(kernel_name="pykernel", transport="ipc",
+                       ip=os.path.join(tempfile.mkdtemp(), "k"))
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
     out = []
     try:
+        kc.wait_for_ready(timeout=60)
         kc.execute_interactive("import sys; print(sys.prefix)", timeout=60,
                                output_hook=lambda m: out.append(m["content"].get("text", "")))
     finally:
