@@ -140,20 +140,66 @@ def group_tables(results: dict, group: str, reference: str, notes: list) -> list
            f"complete/inspect, {n['memory']:,} executions for memory growth; rounds: "
            f"{max((len(results[k]['rounds']) for k in labels), default=0)}.", "",
            "| | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
+    rows = Rows()
     for step, field, tmpl, scale, unit, _ in METRICS:
         name = _label(tmpl, n, sn) + (f" ({unit})" if unit else "")
-        out.append(f"| {name} | " + " | ".join(cell(results[k], step, field, scale, notes, k)
-                                               for k in labels) + " |")
+        rows.add(name, [cell(results[k], step, field, scale, notes, k) for k in labels])
+    out += rows.lines
     peers = [k for k in labels if k != reference]
     if reference in results and peers:
-        out += ["", f"Ratios {reference} / peer (median, min–max over rounds). Lower is better "
-                    "except executes/s.", "",
-                "| | " + " | ".join(peers) + " |", "|---" * (len(peers) + 1) + "|"]
+        rows = Rows()
         for step, field, tmpl, _, _, better in METRICS:
             if better:
-                out.append(f"| {_label(tmpl, n, sn)} | " + " | ".join(
-                    ratio(results[reference], results[k], step, field) for k in peers) + " |")
+                rows.add(_label(tmpl, n, sn), [ratio(results[reference], results[k], step, field)
+                                               for k in peers])
+        if rows.lines:
+            out += ["", f"Ratios {reference} / peer (median, min–max over rounds). Lower is better "
+                        "except executes/s.", "",
+                    "| | " + " | ".join(peers) + " |", "|---" * (len(peers) + 1) + "|", *rows.lines]
     return out + [""]
+
+
+class Rows:
+    """Table rows, leaving out a row with no figure in any column (a step no kernel of the table
+    measures, e.g. with --quick or --kernels) and a row whose label was already used."""
+
+    def __init__(self) -> None:
+        self.lines: list = []
+        self._seen: set = set()
+
+    def add(self, label: str, cells: list) -> None:
+        if label in self._seen or all(c in ("—", "missing", "failed") for c in cells):
+            return
+        self._seen.add(label)
+        self.lines.append(f"| {label} | " + " | ".join(cells) + " |")
+
+
+# The figures of the short summary printed at the end of a run: the ones the targets are about.
+HEADLINES = [("roundtrip", "median_us", "no-op round trip"), ("pipelined", "executes_per_s", "executes/s"),
+             ("cell100", "median_ms", "100-line cell"), ("first_output", "latency_ms", "first output"),
+             ("print_flood", "seconds", "print flood to idle"), ("idle_rss", "tree_rss_mb", "RSS (tree)")]
+
+
+def summary(results: dict, reference: dict, full_report: str) -> str:
+    """A few lines for the terminal: targets met, then each reference's headline ratios per peer."""
+    met = [(t[1], *judge(results, reference, t)) for t in TARGETS]
+    judged = [m for m in met if not m[2].startswith("not measured")]
+    out = ["## Summary", "", f"Targets: {sum(m[2].startswith('**met**') for m in judged)} of "
+           f"{len(judged)} measured met ({len(TARGETS) - len(judged)} not measured).", ""]
+    out += [f"- {verdict.replace('**', '')}: {name}: {figure}" for name, figure, verdict in judged]
+    for group, ref in reference.items():
+        peers = [k for k, r in results.items() if r["group"] == group and k != ref
+                 and r["status"] == "ok" and k not in ("floor", "core")]
+        if ref not in results or results[ref]["status"] != "ok" or not peers:
+            continue
+        rows = Rows()
+        for step, field, label in HEADLINES:
+            rows.add(label, [fmt_ratio(m) if (m := _ratios(results[ref], results[k], step, field)[0])
+                             else "—" for k in peers])
+        if rows.lines:
+            out += ["", f"{ref} / peer, medians (lower is better except executes/s):", "",
+                    "| | " + " | ".join(peers) + " |", "|---" * (len(peers) + 1) + "|", *rows.lines]
+    return "\n".join(out + ["", f"Full tables: {full_report}"])
 
 
 # group, what is promised, step, field, peer (None: an absolute limit), limit, "max" or "min" (which side

@@ -1,9 +1,10 @@
 """Side-by-side benchmark of Jupyter kernels: `python bench/run.py [--setup] [--quick] [--kernels a,b]`.
 
-Theory: the command line only. Kernels run with bench/.venv's interpreter and only that venv's
-kernelspecs are searched, so the user's own kernels are neither used nor touched; the runner re-executes
-itself under that interpreter before importing anything that needs pyzmq, so the client and the kernels
-share one Python and one pyzmq. `--setup` builds the venv (envsetup.py); rounds.py runs the
+Theory: the command line only. A run ends by printing a short summary (targets, headline ratios);
+the full tables go to `--out` (bench/last-run.md unless told). Kernels run with bench/.venv's
+interpreter and only that venv's kernelspecs are searched, so the user's own kernels are neither
+used nor touched; the runner re-executes itself under that interpreter before importing anything
+that needs pyzmq, so the client and the kernels share one Python and one pyzmq. `--setup` builds the venv (envsetup.py); rounds.py runs the
 measurements; report.py writes the tables. Before measuring, the project's own sources are
 byte-compiled: its editable install has no bytecode, where an installed package does (pip compiles
 at install), and where PYTHONDONTWRITEBYTECODE is set every launch would compile them again.
@@ -25,6 +26,8 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable as a p
 
 from bench import envsetup  # noqa: E402  (stdlib only: safe before the re-exec)
 
+LAST_RUN = Path(__file__).resolve().parent / "last-run.md"
+
 
 def reexec_in_venv(argv: list) -> None:
     """Run under bench/.venv's interpreter, so client and kernels share one pyzmq and Python."""
@@ -40,7 +43,9 @@ def main(argv: list | None = None) -> int:
     ap.add_argument("--setup", action="store_true", help="create bench/.venv with every kernel, then exit")
     ap.add_argument("--quick", action="store_true", help="fewer rounds and smaller N (about 3 minutes)")
     ap.add_argument("--kernels", help="comma-separated labels or kernelspec names (default: all)")
-    ap.add_argument("--out", help="write the Markdown report to this file (e.g. bench/RESULTS.md)")
+    ap.add_argument("--out", default=str(LAST_RUN),
+                    help="write the full Markdown report to this file (default: bench/last-run.md; "
+                         "bench/RESULTS.md for the results of record)")
     ap.add_argument("--json", help="write the raw figures to this file")
     args = ap.parse_args(argv[1:])
     if args.setup:
@@ -67,9 +72,9 @@ def main(argv: list | None = None) -> int:
                          str(envsetup.VENV / "bin"))
     meta = report.context(command, time.monotonic() - t0, envsetup.MANIFEST, source)
     text = report.markdown(results, meta, rounds.REFERENCE)
-    print(text)
-    if args.out:
-        report.write(Path(args.out), text)
+    report.write(Path(args.out), text)
+    # the terminal gets the short summary; the tables are in the file
+    print(report.summary(results, rounds.REFERENCE, args.out))
     if args.json:
         Path(args.json).write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=str))
     return 0

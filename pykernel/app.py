@@ -6,6 +6,8 @@
     python -m LANGUAGE install [--user | --sys-prefix | --prefix P] [--name N] [--display-name D] ...
     python -m LANGUAGE uninstall [--name N]
 
+Anything else on the command line (a misspelt command, an unknown option or Class.trait) is an error
+with exit status 2, found before a socket is bound or a connection file written (see cli.py).
 Config comes from `pykernel_config.py` / `.json` in the Jupyter config path, `--config FILE`, and
 `--Class.trait=value` on the command line, as with any traitlets application.
 """
@@ -22,7 +24,7 @@ from traitlets import Bool, CaselessStrEnum, Integer, Unicode
 from traitlets.config import Application
 
 from . import __version__
-from . import kernelspec, procs
+from . import cli, kernelspec, procs
 from .kernelspec import user_data_dir
 from .transport import ConnectionInfo, Transport
 from .wire import Session
@@ -80,6 +82,8 @@ class KernelApp(Application):
 
     def initialize(self, argv: Sequence[str] | None = None) -> None:
         self.parse_command_line(argv)
+        if self.extra_args:  # a word that is no option: launch() reports it, nothing starts
+            return
         cl_config = self.config
         for path in jupyter_config_path()[::-1]:
             self.load_config_file("pykernel_config", path=path)
@@ -155,10 +159,25 @@ def _exists(pid: int) -> bool:
 
 
 def launch(kernel_class: type, argv: Sequence[str] | None = None) -> None:
-    """Run `kernel_class` as a kernel process, or install/uninstall its kernelspec."""
+    """Run `kernel_class` as a kernel process, or install/uninstall its kernelspec.
+
+    This is the whole `__main__` of a language: `python -m LANGUAGE -f FILE` runs the kernel,
+    `python -m LANGUAGE install|uninstall ...` manages its kernelspec. `pykernel.wrapper.launch` is
+    the same function. A command line it does not understand ends the process with status 2 before
+    anything is bound or written.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in ("install", "uninstall"):
-        sys.exit(kernelspec.main(argv, **kernel_class.kernelspec_defaults()))
+    defaults = kernel_class.kernelspec_defaults()
+    if argv and argv[0] in cli.COMMANDS:
+        sys.exit(kernelspec.main(argv, **defaults))
     app = KernelApp(kernel_class)
-    app.initialize(argv)
+    prog = f"{os.path.basename(sys.executable)} -m {defaults['module']}"
+    app.description = cli.description(prog, app.description)
+    problem = cli.problem(argv, app)
+    if problem is None:
+        app.initialize(argv)
+        problem = cli.leftover(app.extra_args)
+    if problem is not None:
+        print(f"{prog}: error: {problem}\nSee `{prog} --help`.", file=sys.stderr)
+        sys.exit(2)
     app.start()

@@ -12,6 +12,8 @@ Theory of operation
 - kernel.json is built from arguments, not copied from a template: its argv names the interpreter that
   ran the install, so the kernel starts in the environment it was installed from. Only the logos are
   copied from a resource directory.
+- That argv never imports from the frontend's working directory (see `launcher_argv`): a `pykernel/`
+  folder or a `json.py` where Jupyter was started must not replace the installed code.
 - A reinstall replaces the whole directory: the new spec is written beside it, then swapped in.
 - A language author calls `main(sys.argv[1:], module=..., ...)` from their `__main__` and gets the same
   `install` / `uninstall` subcommands and flags as pykernel.
@@ -147,6 +149,25 @@ def resource_dir() -> str | None:
 # -- install / uninstall ---------------------------------------------------------------------------
 
 
+def launcher_argv(module: str, python: str | None = None,
+                  version: tuple[int, int] | None = None) -> list[str]:
+    """The command that runs `module` as `__main__` without the working directory on sys.path.
+
+    `python -m module` puts the current directory first on sys.path, and a kernel's current directory
+    is wherever the frontend was started (or the notebook's folder): a `pykernel/` checkout or a
+    `zmq.py` there would be imported instead of the installed code. Python 3.11 has `-P` for exactly
+    this. On 3.10 a one-line `-c` program drops sys.path[0] (`''` for `-c`, the current directory)
+    and then runs the module as `-m` would. `version` is that of `python` (default: this interpreter,
+    which is also the default `python`).
+    """
+    python = python or sys.executable
+    if (version or sys.version_info[:2]) >= (3, 11):
+        return [python, "-P", "-m", module]
+    bootstrap = ("import runpy, sys; del sys.path[0]; "
+                 f"runpy.run_module({module!r}, run_name='__main__', alter_sys=True)")
+    return [python, "-c", bootstrap]
+
+
 def kernel_json(
     *,
     module: str,
@@ -159,10 +180,10 @@ def kernel_json(
     extra_argv: list | None = None,
     debug: bool = False,
 ) -> dict:
-    """The contents of kernel.json for a kernel run as `python -m module`."""
+    """The contents of kernel.json for a kernel run as `python -m module` (see `launcher_argv`)."""
     if interrupt_mode not in INTERRUPT_MODES:
         raise ValueError(f"interrupt_mode must be one of {INTERRUPT_MODES}, not {interrupt_mode!r}")
-    argv = [sys.executable, "-m", module, "-f", "{connection_file}", *(extra_argv or [])]
+    argv = [*launcher_argv(module), "-f", "{connection_file}", *(extra_argv or [])]
     spec: dict = {
         "argv": argv + ["--debug"] * bool(debug),
         "display_name": display_name,

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from corefixtures import execute, running_kernel, stdout_of
+from corefixtures import execute, kernel_manager, running_kernel, stdout_of
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 ECHO = [sys.executable, os.path.join(TESTS, "echo_kernel.py")]
@@ -49,8 +49,7 @@ def test_config_option_and_command_line_precedence(tmp_path):
 
 def test_debug_logs_every_message(tmp_path):
     log = open(tmp_path / "err", "w")
-    from jupyter_client import KernelManager
-    km = KernelManager(kernel_name="echo")
+    km = kernel_manager("echo")
     km.start_kernel(extra_arguments=["--debug"], stderr=log)
     try:
         kc = km.client()

@@ -18,6 +18,8 @@ import zipfile
 import pytest
 
 from corefixtures import wait_pid_exit
+from packaging_helpers import assert_licensed
+from pykernel.kernelspec import launcher_argv
 from wrapfixtures import BASH_PACKAGE, Session, kernel_env
 
 pytestmark = pytest.mark.timeout(60)
@@ -418,7 +420,10 @@ def test_kernelspec_install(tmp_path):
     spec = json.loads((tmp_path / "share/jupyter/kernels/bash_pykernel/kernel.json").read_text())
     assert spec["display_name"] == "Bash (pykernel)"
     assert spec["language"] == "bash"
-    assert spec["argv"][1:3] == ["-m", "pykernel_bash"]
+    assert spec["argv"][:-2] == launcher_argv("pykernel_bash")
+    spec_dir = tmp_path / "share/jupyter/kernels/bash_pykernel"
+    for logo in ("logo-32x32.png", "logo-64x64.png", "logo-svg.svg"):
+        assert (spec_dir / logo).read_bytes() == (BASH_PACKAGE / "pykernel_bash/resources" / logo).read_bytes()
 
 
 def test_the_wheel_ships_the_shell_code(tmp_path):
@@ -430,6 +435,12 @@ def test_the_wheel_ships_the_shell_code(tmp_path):
     [wheel] = tmp_path.glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "pykernel_bash/init.bash" in names and "pykernel_bash/kernel.py" in names
+    assert {f"pykernel_bash/resources/{logo}" for logo in ("logo-32x32.png", "logo-64x64.png",
+                                                           "logo-svg.svg")} <= set(names)
+    zipfile.ZipFile(wheel).extractall(tmp_path / "site")
+    assert_licensed(tmp_path / "site", "pykernel_bash")
+    metadata = (next((tmp_path / "site").glob("*.dist-info")) / "METADATA").read_text().splitlines()
+    assert "Requires-Dist: jupyter-pykernel" in metadata  # the name we publish, not PyPI's "pykernel"
 
 
 # ---- the shell's processes end with the kernel ---------------------------------------------

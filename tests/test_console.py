@@ -17,6 +17,8 @@ import time
 
 import pytest
 
+from corefixtures import private_ipc_base
+
 pexpect = pytest.importorskip("pexpect")
 pytest.importorskip("jupyter_console")
 
@@ -38,7 +40,8 @@ class Console:
         # The console gives a completion 5 s before it shows "Unhandled exception"; a first
         # completion (jedi's first load) on a loaded 2-core machine can take longer. These tests
         # check what completion does, not how fast, so the client waits as long as they do.
-        args = ["-m", "jupyter_console", "--kernel", kernel, f"--ZMQCompleter.timeout={WAIT}"]
+        args = ["-m", "jupyter_console", "--kernel", kernel, "--transport=ipc",
+                f"--ip={private_ipc_base()}", f"--ZMQCompleter.timeout={WAIT}"]
         self.child = pexpect.spawn(sys.executable, args,
                                    env=env, encoding="utf-8", codec_errors="replace",
                                    dimensions=(40, 120))

@@ -13,8 +13,8 @@ import zmq
 from jupyter_client import BlockingKernelClient
 from jupyter_client.session import Session as JupyterSession
 
-from corefixtures import (TIMEOUT, _next_for, execute, iopub_for, pid_alive, reply_for, running_kernel, send,
-                          stdout_of, wait_pid_exit)
+from corefixtures import (TIMEOUT, _next_for, endpoint, execute, iopub_for, kernel_manager, pid_alive,
+                          reply_for, running_kernel, send, stdout_of, wait_pid_exit)
 from pykernel import procs
 from pykernel.wire import Session
 
@@ -190,7 +190,7 @@ def test_forged_unsigned_replayed_and_garbage_are_dropped():
         info = km.get_connection_info()
         ctx = zmq.Context.instance()
         raw = ctx.socket(zmq.DEALER)
-        raw.connect(f"tcp://{info['ip']}:{info['shell_port']}")
+        raw.connect(endpoint(info, "shell"))
         good = Session(info["key"])
         forged = Session(b"not-the-key")
         unsigned = Session(b"")
@@ -214,13 +214,12 @@ def test_forged_unsigned_replayed_and_garbage_are_dropped():
 
 def test_bad_messages_are_logged(tmp_path):
     log = open(tmp_path / "kernel.log", "w")
-    from jupyter_client import KernelManager
-    km = KernelManager(kernel_name="echo")
+    km = kernel_manager("echo")
     km.start_kernel(stderr=log)
     try:
         info = km.get_connection_info()
         raw = zmq.Context.instance().socket(zmq.DEALER)
-        raw.connect(f"tcp://{info['ip']}:{info['control_port']}")
+        raw.connect(endpoint(info, "control"))
         raw.send_multipart(Session(b"wrong").serialize("kernel_info_request", {}))
         raw.send_multipart(Session(info["key"]).serialize("kernel_info_request", {}))
         assert raw.poll(TIMEOUT * 1000)
@@ -249,7 +248,7 @@ def test_iopub_welcome_on_subscription(echo):
     km, _ = echo
     info = km.get_connection_info()
     sub = zmq.Context.instance().socket(zmq.SUB)
-    sub.connect(f"tcp://{info['ip']}:{info['iopub_port']}")
+    sub.connect(endpoint(info, "iopub"))
     sub.subscribe(b"")
     assert sub.poll(TIMEOUT * 1000)
     msg = Session(info["key"]).deserialize(sub.recv_multipart())
@@ -260,13 +259,12 @@ def test_iopub_welcome_on_subscription(echo):
 
 
 def test_starting_status_is_published_once():
-    from jupyter_client import KernelManager
-    km = KernelManager(kernel_name="echo")
+    km = kernel_manager("echo")
     km.start_kernel()
     try:
         info = km.get_connection_info()
         sub = zmq.Context.instance().socket(zmq.SUB)
-        sub.connect(f"tcp://{info['ip']}:{info['iopub_port']}")
+        sub.connect(endpoint(info, "iopub"))
         sub.subscribe(b"")
         # The kernel may have published `starting` before we subscribed; what we must never see is a
         # second one. Ask for kernel_info and read iopub up to its idle.
@@ -303,7 +301,7 @@ def test_heartbeat_answers_during_cpu_bound_cell(echo):
     info = km.get_connection_info()
     busy = kc.execute("spin 2")
     hb = zmq.Context.instance().socket(zmq.REQ)
-    hb.connect(f"tcp://{info['ip']}:{info['hb_port']}")
+    hb.connect(endpoint(info, "hb"))
     for i in range(3):
         hb.send(b"ping %d" % i)
         assert hb.poll(1500), "no heartbeat while the cell holds the GIL"
@@ -629,7 +627,7 @@ def test_curve_encryption():
         assert execute(kc, "encrypted")[0]["content"]["status"] == "ok"
         # a client without the server key gets nothing at all
         plain = zmq.Context.instance().socket(zmq.DEALER)
-        plain.connect(f"tcp://{info['ip']}:{info['shell_port']}")
+        plain.connect(endpoint(info, "shell"))
         plain.send_multipart(Session(info["key"]).serialize("kernel_info_request", {}))
         assert not plain.poll(1000)
         plain.close(linger=0)
@@ -637,7 +635,7 @@ def test_curve_encryption():
         wrong = zmq.Context.instance().socket(zmq.DEALER)
         pub, sec = zmq.curve_keypair()
         wrong.curve_serverkey, (wrong.curve_publickey, wrong.curve_secretkey) = pub, zmq.curve_keypair()
-        wrong.connect(f"tcp://{info['ip']}:{info['shell_port']}")
+        wrong.connect(endpoint(info, "shell"))
         wrong.send_multipart(Session(info["key"]).serialize("kernel_info_request", {}))
         assert not wrong.poll(1000)
         wrong.close(linger=0)

@@ -4,8 +4,10 @@ import unittest
 
 import jupyter_kernel_test as jkt
 
+from corefixtures import OnIpc
 
-class EchoKernelTests(jkt.KernelTests):
+
+class EchoKernelTests(OnIpc, jkt.KernelTests):
     kernel_name = "echo"
     language_name = "echo"
     file_extension = ".txt"
@@ -22,7 +24,8 @@ class EchoKernelTests(jkt.KernelTests):
     code_inspect_sample = "echo"
 
 
-class EchoIopubWelcome(jkt.IopubWelcomeTests):
+class EchoIopubWelcome(OnIpc, jkt.IopubWelcomeTests):
+    ready_client = False
     kernel_name = "echo"
     support_iopub_welcome = True
 

@@ -4,8 +4,10 @@ import unittest
 
 import jupyter_kernel_test as jkt
 
+from corefixtures import OnIpc
 
-class PythonKernelTests(jkt.KernelTests):
+
+class PythonKernelTests(OnIpc, jkt.KernelTests):
     kernel_name = "pykernel"
     language_name = "python"
     file_extension = ".py"
@@ -38,7 +40,8 @@ class PythonKernelTests(jkt.KernelTests):
     supported_history_operations = ("tail", "range", "search")
 
 
-class PythonIopubWelcome(jkt.IopubWelcomeTests):
+class PythonIopubWelcome(OnIpc, jkt.IopubWelcomeTests):
+    ready_client = False
     kernel_name = "pykernel"
     support_iopub_welcome = True
 

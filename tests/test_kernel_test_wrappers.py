@@ -3,8 +3,10 @@
 
 import jupyter_kernel_test as jkt
 
+from corefixtures import OnIpc
 
-class BashKernelTests(jkt.KernelTests):
+
+class BashKernelTests(OnIpc, jkt.KernelTests):
     kernel_name = "bash-pykernel"
     language_name = "bash"
     file_extension = ".sh"
@@ -27,7 +29,7 @@ class BashKernelTests(jkt.KernelTests):
     code_inspect_sample = "echo"
 
 
-class CalcKernelTests(jkt.KernelTests):
+class CalcKernelTests(OnIpc, jkt.KernelTests):
     kernel_name = "calc"
     language_name = "calc"
     file_extension = ".calc"
@@ -51,6 +53,7 @@ class CalcKernelTests(jkt.KernelTests):
     supported_history_operations = ("tail", "range", "search")
 
 
-class BashIopubWelcome(jkt.IopubWelcomeTests):
+class BashIopubWelcome(OnIpc, jkt.IopubWelcomeTests):
+    ready_client = False
     kernel_name = "bash-pykernel"
     support_iopub_welcome = True

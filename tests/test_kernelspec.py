@@ -22,6 +22,7 @@ import jupyter_core.paths
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 
+from packaging_helpers import assert_licensed
 from pykernel import kernelspec
 
 REPO = Path(__file__).resolve().parent.parent
@@ -84,7 +85,7 @@ def test_user_install_writes_the_whole_kernel_json(dirs, capsys):
     assert run("install", "--user") == 0
     spec_dir = dirs["user"] / "pykernel"
     assert read_spec(spec_dir) == {
-        "argv": [sys.executable, "-m", "pykernel", "-f", "{connection_file}"],
+        "argv": [*kernelspec.launcher_argv("pykernel"), "-f", "{connection_file}"],
         "display_name": "Python 3 (pykernel)",
         "language": "python",
         "interrupt_mode": "signal",
@@ -213,7 +214,8 @@ def test_language_facts_come_from_the_caller(dirs):
         debug=True,
     )
     spec = read_spec(Path(path))
-    assert spec["argv"][1:] == ["-m", "bash_kernel", "-f", "{connection_file}", "--quiet", "--debug"]
+    assert spec["argv"] == [*kernelspec.launcher_argv("bash_kernel"), "-f", "{connection_file}",
+                            "--quiet", "--debug"]
     assert spec["argv"][0] == sys.executable
     assert (spec["language"], spec["kernel_protocol_version"], spec["metadata"]) == ("bash", "5.4", {})
     assert "env" not in spec
@@ -393,21 +395,23 @@ def test_paths_agree_with_jupyter_core(monkeypatch, env):
 # -- packaging -----------------------------------------------------------------------------------
 
 
-def test_the_wheel_ships_the_logos(tmp_path):
+
+def test_the_wheel_ships_the_logos_and_the_licence(tmp_path):
     """A non-editable install has no checkout beside it: the logos must travel inside the package."""
     source = tmp_path / "src"
     source.mkdir()
-    for item in ("pyproject.toml", "setup.py", "README.md", "pykernel", "kernelspec"):
+    for item in ("pyproject.toml", "setup.py", "README.md", "LICENSE", "pykernel", "kernelspec"):
         if (REPO / item).is_dir():
             shutil.copytree(REPO / item, source / item, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copyfile(REPO / item, source / item)
     cmd = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", "dist", "."]
     subprocess.run(cmd, cwd=source, check=True)
-    (wheel,) = (source / "dist").glob("pykernel-*.whl")
+    (wheel,) = (source / "dist").glob("jupyter_pykernel-*.whl")
     site_dir = tmp_path / "site"
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(site_dir)
+    assert_licensed(site_dir, "jupyter_pykernel")
     shipped = site_dir / "pykernel" / "_kernelspec"
     for logo in kernelspec.LOGO_FILES:
         assert (shipped / logo).read_bytes() == (REPO / "kernelspec" / logo).read_bytes()

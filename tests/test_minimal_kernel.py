@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from pykernel.kernelspec import launcher_argv
 from wrapfixtures import ROOT, Session, kernel_env
 
 pytestmark = pytest.mark.timeout(60)
@@ -62,7 +63,7 @@ def test_install_its_kernelspec(tmp_path):
                           str(tmp_path)], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
     spec = json.loads((tmp_path / "share/jupyter/kernels/sqlite/kernel.json").read_text())
-    assert spec["argv"][1:3] == ["-m", "minimal_kernel"]
+    assert spec["argv"][:-2] == launcher_argv("minimal_kernel")
     assert spec["display_name"] == "SQLite" and spec["language"] == "sql"
 
 

@@ -9,6 +9,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from corefixtures import ipc_config
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 PYTHON_NOTEBOOKS = sorted(p for p in EXAMPLES.glob("*.ipynb")
                           if nbformat.read(p, as_version=4).metadata.get("kernelspec", {})
@@ -24,7 +26,7 @@ pytestmark = pytest.mark.timeout(150)
 
 def run(path: Path) -> nbformat.NotebookNode:
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="pykernel",
+    NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="pykernel", config=ipc_config(),
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     return nb
 

@@ -21,6 +21,8 @@ import pytest
 from e2e.kernels import BASH, install_bash_kernelspec, require_bash
 from nbclient import NotebookClient
 
+from corefixtures import ipc_config
+
 pytest.importorskip("papermill")
 pytest.importorskip("nbconvert")
 
@@ -86,7 +88,8 @@ def test_nbclient_runs_example(notebook, tmp_path, bash_reason):
     kernel = nb.metadata.kernelspec.name
     if kernel == BASH:
         require_bash(bash_reason)
-    NotebookClient(nb, timeout=60, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(nb, timeout=60, config=ipc_config(),
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert [c.execution_count for c in code] == list(range(1, len(code) + 1))
     seen = []
@@ -132,8 +135,10 @@ def test_papermill_bash_parameters(tmp_path, bash_reason):
 
 
 def test_nbconvert_execute_html_has_the_plot(tmp_path):
-    run(["nbconvert", "--execute", "--to", "html", "--output-dir", str(tmp_path),
-         str(NOTEBOOKS / "plot.ipynb")], tmp_path)
+    # ipc endpoints in the test's own folder: no tcp ports picked before the kernel binds them
+    run(["nbconvert", "--KernelManager.transport=ipc", f"--KernelManager.ip={tmp_path / 'k'}",
+         "--execute", "--to", "html",
+         "--output-dir", str(tmp_path), str(NOTEBOOKS / "plot.ipynb")], tmp_path)
     page = (tmp_path / "plot.html").read_text()
     images = re.findall(r'<img[^>]+src="data:image/png;base64,([A-Za-z0-9+/=\s]+)"', page)
     assert images, "no inline PNG in the exported page"

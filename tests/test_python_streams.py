@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 
-from jupyter_client import KernelManager
+from corefixtures import kernel_manager
 from pykernel import procs
 from pyfixtures import TIMEOUT, execute, iopub_for, outputs, run_ok, stdout_of, wait_for_iopub
 
@@ -130,7 +130,7 @@ def test_warnings_go_to_stderr(kc):
 
 
 def test_kernel_log_goes_to_the_original_stderr_not_the_frontend(tmp_path):
-    km = KernelManager(kernel_name="pykernel")
+    km = kernel_manager("pykernel")
     log_path = tmp_path / "kernel.log"
     with open(log_path, "wb") as log:
         km.start_kernel(extra_arguments=["--debug"], stderr=log, stdout=subprocess.DEVNULL)
@@ -187,7 +187,7 @@ def test_output_of_forked_children_is_published(kc):
 
 
 def test_a_crash_leaves_its_traceback_in_the_kernel_log(tmp_path):
-    km = KernelManager(kernel_name="pykernel")
+    km = kernel_manager("pykernel")
     log_path = tmp_path / "kernel.log"
     with open(log_path, "wb") as log:
         km.start_kernel(stderr=log, stdout=subprocess.DEVNULL)

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from pykernel.kernelspec import launcher_argv
 from wrapfixtures import Session, kernel_env
 
 pytestmark = pytest.mark.timeout(60)
@@ -208,7 +209,7 @@ def test_kernelspec_install_with_a_flag_end_to_end(tmp_path):
     kernels = tmp_path / "share" / "jupyter" / "kernels"
     spec = json.loads((kernels / "calc-by-message" / "kernel.json").read_text())
     assert spec["interrupt_mode"] == "message"
-    assert spec["argv"][1:3] == ["-m", "calc_kernel"]
+    assert spec["argv"][:-2] == launcher_argv("calc_kernel")
     assert spec["display_name"] == "Calculator" and spec["language"] == "calc"
     # jupyter_client reads the mode from the spec and interrupts with a message, not a signal
     session = Session(kernels, "calc-by-message", kernel_env())

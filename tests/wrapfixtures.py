@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import zmq
 from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import KernelManager
+
+from corefixtures import kernel_manager
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
@@ -97,8 +98,8 @@ class Session:
     """A started kernel and a blocking client for it."""
 
     def __init__(self, kernel_dir: Path, name: str, env: dict | None = None):
-        self.km = KernelManager(kernel_name=name,
-                                kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernel_dir)]))
+        self.km = kernel_manager(name,
+                                 kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernel_dir)]))
         self.km.start_kernel(env=env or kernel_env())
         self.kc = self.km.blocking_client()
         self.kc.start_channels()

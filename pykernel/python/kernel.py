@@ -103,6 +103,11 @@ class PythonKernel(Kernel):
         stdio.carry_request_into_threads()
         stdio.install_input(self, StdinNotImplementedError)
         self.debugger = Debugger.for_shell(self, self.shell)  # before any user code runs
+        # The launcher keeps the working directory off sys.path so that nothing there replaces the
+        # kernel's own imports (kernelspec.launcher_argv). User code expects it, as in `python` or
+        # IPython: `import helper` finds helper.py beside the notebook. '' follows %cd.
+        if "" not in sys.path:
+            sys.path.insert(0, "")
         self._run_startup()
 
     def _capture_fds(self) -> "fdcapture.FdCapture | None":

@@ -17,7 +17,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,12 +34,6 @@ except ImportError:  # the tests then skip, or fail under CI, in the `frontend` 
 SERVER_START_TIMEOUT = 120  # seconds; first start compiles nothing but imports a lot on a slow machine
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class LabServer:
     """`jupyter lab` on localhost; `url(path)` gives an address carrying the token."""
 
@@ -48,7 +41,7 @@ class LabServer:
         self.base = Path(tempfile.mkdtemp(prefix="pykernel-lab-"))
         self.root = self.base / "root"
         self.token = secrets.token_hex(16)
-        self.port = _free_port()
+        self.port: int | None = None  # the server binds port 0 and says which it got (_wait_ready)
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None
 
@@ -62,9 +55,12 @@ class LabServer:
     def start(self) -> None:
         self.root.mkdir()
         env = {**os.environ, "JUPYTER_CONFIG_DIR": str(self._write_config()),
-               "JUPYTER_DATA_DIR": str(self.base / "data")}
+               "JUPYTER_DATA_DIR": str(self.base / "data"),
+               "JUPYTER_RUNTIME_DIR": str(self.base / "runtime")}
+        # No port is picked for the server or its kernels before they bind: the server binds port 0
+        # and writes the port it got into its jpserver-PID.json; kernels talk over ipc.
         argv = [sys.executable, "-m", "jupyterlab", "--ServerApp.ip=127.0.0.1",
-                f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
+                "--ServerApp.port=0", "--KernelManager.transport=ipc",
                 f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
                 "--ServerApp.open_browser=False", "--ServerApp.allow_root=True",
                 f"--LabApp.workspaces_dir={self.base / 'workspaces'}",
@@ -82,12 +78,19 @@ class LabServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"jupyter lab exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
+                self.port = self.port or self._bound_port()
                 self.api("GET", "status")
                 return
-            except (OSError, urllib.error.URLError):
+            except (OSError, ValueError, urllib.error.URLError):
                 time.sleep(0.2)  # poll interval, not a stand-in for synchronization
         raise RuntimeError(f"jupyter lab not answering /api/status after {SERVER_START_TIMEOUT} s:\n"
                            f"{self.log_tail()}")
+
+    def _bound_port(self) -> int:
+        """The port in the server's info file (OSError until it is written, ValueError while it is
+        being written)."""
+        info = self.base / "runtime" / f"jpserver-{self.proc.pid}.json"
+        return int(json.loads(info.read_text())["port"])
 
     def log_tail(self, chars: int = 4000) -> str:
         try:

@@ -1,6 +1,6 @@
 """`python -m pykernel_bash`: run the Bash kernel, or install/uninstall its kernelspec."""
 
-from pykernel.app import launch
+from pykernel.wrapper import launch
 
 from .kernel import BashKernel
 

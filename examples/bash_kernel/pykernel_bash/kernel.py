@@ -78,6 +78,8 @@ class BashKernel(WrapperKernel):
     implementation_version = __version__
     kernel_name = "bash_pykernel"
     display_name = "Bash (pykernel)"
+    #: logo-32x32.png, logo-64x64.png and logo-svg.svg, copied beside kernel.json by `install`
+    logo_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "resources")
     language_info = {"name": "bash", "version": "", "mimetype": "text/x-sh",
                      "file_extension": ".sh", "pygments_lexer": "bash", "codemirror_mode": "shell"}
     banner = "Bash, on pykernel: `display FILE` shows images and HTML; Tab completes; Shift-Tab " \
