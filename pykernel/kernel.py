@@ -17,6 +17,9 @@ Theory of operation
   `do_keyboard_interrupt`, which by default raises KeyboardInterrupt in the running code. At shutdown
   the running code is interrupted the same way and then gets KeyboardInterrupt whatever the language
   does with interrupts, so the process exits in time.
+- stop_on_error: when a cell fails, the execute_requests received for its shell before the error
+  reply goes out (queued, or readable on the socket) are answered `aborted`; a request that arrives
+  after the reply went out runs, as it may be the frontend's answer to the error (see `shells.py`).
 
 Names: a language and the core are one object, so every kind of name has its own form and no name
 is in two rows (tests/test_dispatch.py checks these sets against the classes; `WrapperKernel`
@@ -332,14 +335,12 @@ class Kernel(Configurable):
             reply.setdefault("user_expressions", {})
             reply.setdefault("payload", [])
         if reply["status"] != "ok" and ex.stop_on_error and req.shell is not None:
-            # Cells queued behind this one (pipelined: "run all") are cancelled. What is queued
-            # before the reply goes out was surely sent before the error could be seen; what
-            # arrives while the reply is being sent is taken too, as a pipelined cell may still
-            # have been on its way (a frontend answering the error within those microseconds
-            # would lose its cell, as with ipykernel).
+            # Cells queued behind this one (pipelined: "run all") are cancelled: exactly those
+            # received before the reply goes out, which were surely sent before the error could
+            # be seen. Nothing is taken after it: that may be a frontend's answer to the error.
             queued = req.shell.take_queued()
             req.reply(reply)
-            req.shell.abort(queued + req.shell.take_queued())
+            req.shell.abort(queued)
         else:
             req.reply(reply)
 

@@ -114,6 +114,28 @@ def test_stop_on_error_aborts_only_queued_executes(kernel):
     assert kernel.transport.shell_sent[-1].msg_type == "kernel_info_reply"
 
 
+def test_stop_on_error_never_aborts_what_arrives_after_the_error_reply(kernel):
+    """A frontend that sends its next cell the moment it sees the error reply: that cell must run.
+    Here it becomes readable on the socket exactly when the reply is sent."""
+    transport = kernel.transport
+    answer = request("execute_request", code="next")
+    pipelined = request("execute_request", code="queued before")
+    transport.queued = [pipelined]
+    send_shell = transport.send_shell
+
+    def send_and_answer(frames):
+        send_shell(frames)
+        if transport.shell_sent[-1].content.get("status") == "error":
+            transport.queued.append(answer)
+    transport.send_shell = send_and_answer
+    kernel.dispatch(request("execute_request", code="fail"), "shell", kernel.shells.main)
+    assert [m.content["status"] for m in transport.shell_sent] == ["error", "aborted"]
+    assert transport.shell_sent[1].parent_header["msg_id"] == pipelined.msg_id
+    assert transport.queued == [answer]  # still unread: it runs as the next request
+    kernel.dispatch(transport.recv_shell_nowait()[0], "shell", kernel.shells.main)
+    assert transport.shell_sent[-1].content["status"] == "ok"
+
+
 def test_execution_count_is_shared_and_thread_safe(kernel):
     def run():
         for _ in range(200):
