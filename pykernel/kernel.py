@@ -23,7 +23,7 @@ Theory of operation
 
 Names: a language and the core are one object, so every kind of name has its own form and no name
 is in two rows (tests/test_dispatch.py checks these sets against the classes; `WrapperKernel`
-refuses a subclass that defines a core action or a handler). A request goes down the first three
+refuses a subclass that defines a core action, handler or plumbing method). A request goes down the first three
 rows: the handler `execute_request` calls the core hook `do_execute`, which `WrapperKernel`
 implements by calling the wrapper language's `execute`. docs/write-a-kernel.md shows the same table.
 

@@ -12,10 +12,10 @@ Theory of operation
   `do_*` hooks, which return reply contents, and the friendly hooks above.
 - Names: the language's hooks (`HOOKS`) and the methods it calls (`API`: `print`, `display`,
   `input`, ...) are disjoint from the core's handlers, hooks and actions (see the table in
-  `pykernel.kernel`); a subclass that defines a core action or handler is refused when its class is
-  made, so it can never replace what the core relies on.
-- An async hook runs as a task on an event loop kept per serving thread (the main shell's thread, or
-  a subshell's), made on first use and reused, so tasks and connections made by one request survive
+  `pykernel.kernel`); a subclass that defines a core action, handler or plumbing method is refused
+  when its class is made, so it can never replace what the core relies on.
+- An async hook runs as a task on an event loop kept per serving thread (the main shell's thread, a
+  subshell's, or the core's signal thread for `interrupt`), made on first use and reused, so tasks and connections made by one request survive
   to the next one on that thread. Sync hooks run directly on the serving thread.
 - Interrupts (SIGINT from a frontend, or an interrupt_request through the core) during an execute:
   the language's own `interrupt()`, if it has one, is called at once on the core's signal thread
