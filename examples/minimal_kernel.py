@@ -1,11 +1,8 @@
-"""An SQLite kernel in under 50 lines: the example of docs/write-a-kernel.md."""
+"""An SQLite kernel in 50 lines: the example of docs/write-a-kernel.md."""
 
 import html
 import sqlite3
-
 from pykernel.wrapper import KernelError, WrapperKernel, launch
-
-KEYWORDS = "SELECT FROM WHERE INSERT INTO VALUES CREATE TABLE UPDATE DELETE".split()
 
 
 class SQLiteKernel(WrapperKernel):
@@ -14,6 +11,7 @@ class SQLiteKernel(WrapperKernel):
     display_name = "SQLite"
     language_info = {"name": "sql", "mimetype": "application/sql", "file_extension": ".sql"}
     db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    keywords = "SELECT FROM WHERE INSERT INTO VALUES CREATE TABLE UPDATE DELETE".split()
 
     def execute(self, code):
         result, statement = None, ""
@@ -39,10 +37,13 @@ class SQLiteKernel(WrapperKernel):
     def complete(self, code, cursor_pos):
         word = self.completion_word.search(code[:cursor_pos]).group()
         tables = [r[0] for r in self.db.execute("SELECT name FROM sqlite_master")]
-        return [w for w in KEYWORDS + tables if w.lower().startswith(word.lower())]
+        return [w for w in self.keywords + tables if w.lower().startswith(word.lower())]
 
     def is_complete(self, code):
         return "complete" if sqlite3.complete_statement(code) else ("incomplete", "")
+
+    def interrupt(self):  # the stop button: called at once, even while a query runs
+        self.db.interrupt()
 
 
 if __name__ == "__main__":

@@ -10,8 +10,31 @@ Theory of operation
 - Threads: the main thread runs the main shell (user code runs there, so SIGINT can interrupt it); the
   control thread serves control and notices iopub subscriptions; each subshell has a thread. See
   `shells.py` for how shell messages reach those threads.
-- A language is a subclass that implements the `do_*` hooks. It publishes with `publish`, `stream`,
-  `display`; it asks for input with `input`; it never sees a socket.
+- Interrupts, in both modes, are a SIGINT to the kernel's own process (message mode sends it itself,
+  with `send_interrupt`). Python's C-level handler writes the signal to a pipe at once; the
+  `pykernel-signals` thread reads it and calls `do_interrupt` there, so a language can cancel work
+  even while the main thread is inside a C call. The main thread, at its next bytecode, runs
+  `do_keyboard_interrupt`, which by default raises KeyboardInterrupt in the running code. At shutdown
+  the running code is interrupted the same way and then gets KeyboardInterrupt whatever the language
+  does with interrupts, so the process exits in time.
+- stop_on_error: when a cell fails, the execute_requests received for its shell before the error
+  reply goes out (queued, or readable on the socket) are answered `aborted`; a request that arrives
+  after the reply went out runs, as it may be the frontend's answer to the error (see `shells.py`).
+
+Names: a language and the core are one object, so every kind of name has its own form and no name
+is in two rows (tests/test_dispatch.py checks these sets against the classes; `WrapperKernel`
+refuses a subclass that defines a core action, handler or plumbing method). A request goes down the first three
+rows: the handler `execute_request` calls the core hook `do_execute`, which `WrapperKernel`
+implements by calling the wrapper language's `execute`. docs/write-a-kernel.md shows the same table.
+
+| tier | names | defined by | called by |
+|---|---|---|---|
+| handler (`HANDLERS`) | the message type: `execute_request`, `comm_open`, ... | the core | the core, per request |
+| core hook (`HOOKS`) | `do_execute`, `do_complete`, ..., `do_interrupt`, `cleanup` | `WrapperKernel`, or a kernel on the core directly (the Python kernel) | the core |
+| wrapper hook (`wrapper.kernel.HOOKS`) | `execute`, `complete`, `inspect`, `is_complete`, `history`, `interrupt`, `shutdown` | a wrapper language | `WrapperKernel` |
+| wrapper API (`wrapper.kernel.API`) | `print`, `stdout`, `stderr`, `display`, `update_display`, `clear_output`, `input`, `ainput`, `execution`, `register_comm_target`, `open_comm` | `WrapperKernel` | a wrapper language |
+| core action (`ACTIONS`) | `publish`, `publish_stream`, `publish_display`, `publish_clear_output`, `request_input`, `send_interrupt`, `stop`, `parent_header` | the core | languages |
+| plumbing (`PLUMBING`) | `dispatch`, `send_reply`, `start`, ... | the core | the core and its app |
 """
 
 from __future__ import annotations
@@ -19,6 +42,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
+import select
 import signal
 import sys
 import threading
@@ -32,7 +56,7 @@ from . import __version__, procs
 from .shells import Shells, Shell
 from .streams import StreamCoalescer
 from .usage import Usage
-from .transport import Transport
+from .transport import Transport, Wakeup
 from .wire import PROTOCOL_VERSION, Message, Session
 
 log = logging.getLogger("pykernel")
@@ -113,6 +137,25 @@ def error_content(ename: str, evalue: str, tb: list[str] | None = None) -> dict:
     return {"status": "error", "ename": ename, "evalue": evalue, "traceback": tb or []}
 
 
+#: The names of each tier (see the module docstring); no name is in two of them.
+HANDLERS = frozenset({
+    "execute_request", "complete_request", "inspect_request", "history_request",
+    "is_complete_request", "kernel_info_request", "comm_info_request", "comm_open", "comm_msg",
+    "comm_close", "shutdown_request", "connect_request", "interrupt_request", "debug_request",
+    "create_subshell_request", "delete_subshell_request", "list_subshell_request",
+    "usage_request"})
+HOOKS = frozenset({
+    "do_execute", "do_complete", "do_inspect", "do_history", "do_is_complete", "do_debug",
+    "do_shutdown", "do_interrupt", "do_keyboard_interrupt", "cleanup", "supported_features",
+    "kernelspec_metadata", "configurables"})
+ACTIONS = frozenset({
+    "publish", "publish_stream", "publish_display", "publish_clear_output", "request_input",
+    "send_interrupt", "stop", "parent_header"})
+PLUMBING = frozenset({
+    "dispatch", "abort", "reject_subshell", "send_reply", "kernel_info", "install_signal_handlers",
+    "start", "kernelspec_defaults"})
+
+
 class Kernel(Configurable):
     """The core of a kernel. Subclass it (or `pykernel.wrapper.WrapperKernel`) for a language."""
 
@@ -156,7 +199,7 @@ class Kernel(Configurable):
             "delete_subshell_request", "list_subshell_request", "usage_request")})
         self._usage = Usage()
 
-    # ---- output, for languages -------------------------------------------------------------------
+    # ---- actions: what a language calls ----------------------------------------------------------
 
     def publish(self, msg_type: str, content: dict, parent: dict | None = None,
                 metadata: dict | None = None, buffers: list | None = None) -> None:
@@ -182,19 +225,21 @@ class Kernel(Configurable):
         req = current_request.get()
         return req.msg.header if req is not None else {}
 
-    def stream(self, name: str, text: str, parent: dict | None = None) -> None:
+    def publish_stream(self, name: str, text: str, parent: dict | None = None) -> None:
         """Write to the frontend's stdout or stderr. Coalesced: see streams.py."""
         self.streams.write(name, text, self.parent_header() if parent is None else parent)
 
-    def display(self, data: dict, metadata: dict | None = None, transient: dict | None = None,
-                update: bool = False, parent: dict | None = None) -> None:
+    def publish_display(self, data: dict, metadata: dict | None = None,
+                        transient: dict | None = None, update: bool = False,
+                        parent: dict | None = None) -> None:
+        """Publish display_data (or update_display_data) of a mime bundle."""
         content = {"data": data, "metadata": metadata or {}, "transient": transient or {}}
         self.publish("update_display_data" if update else "display_data", content, parent)
 
-    def clear_output(self, wait: bool = False, parent: dict | None = None) -> None:
+    def publish_clear_output(self, wait: bool = False, parent: dict | None = None) -> None:
         self.publish("clear_output", {"wait": wait}, parent)
 
-    def input(self, prompt: str = "", password: bool = False) -> str:
+    def request_input(self, prompt: str = "", password: bool = False) -> str:
         """Ask the frontend that sent the running execute_request for a line of input."""
         req = current_request.get()
         if req is None or not req.msg.content.get("allow_stdin", False):
@@ -290,14 +335,12 @@ class Kernel(Configurable):
             reply.setdefault("user_expressions", {})
             reply.setdefault("payload", [])
         if reply["status"] != "ok" and ex.stop_on_error and req.shell is not None:
-            # Cells queued behind this one (pipelined: "run all") are cancelled. What is queued
-            # before the reply goes out was surely sent before the error could be seen; what
-            # arrives while the reply is being sent is taken too, as a pipelined cell may still
-            # have been on its way (a frontend answering the error within those microseconds
-            # would lose its cell, as with ipykernel).
+            # Cells queued behind this one (pipelined: "run all") are cancelled: exactly those
+            # received before the reply goes out, which were surely sent before the error could
+            # be seen. Nothing is taken after it: that may be a frontend's answer to the error.
             queued = req.shell.take_queued()
             req.reply(reply)
-            req.shell.abort(queued + req.shell.take_queued())
+            req.shell.abort(queued)
         else:
             req.reply(reply)
 
@@ -381,7 +424,7 @@ class Kernel(Configurable):
 
     def interrupt_request(self, req: Request) -> None:
         req.reply({"status": "ok"})
-        self.interrupt(children=True)
+        self.send_interrupt(children=True)
 
     def debug_request(self, req: Request) -> None:
         req.reply(self.do_debug(req.content))
@@ -409,26 +452,44 @@ class Kernel(Configurable):
         # SIGTERM (a frontend's kill before SIGKILL, a container stop): an orderly stop, so child
         # processes are ended and the language saves its state
         signal.signal(signal.SIGTERM, lambda signum, frame: self.stop())
-        # A signal taken by a thread other than the main one (a user's thread) still wakes the
-        # main thread's wait for messages, so that its handler runs.
+        # Python writes each signal's number to this pipe from its C-level handler, at once, while
+        # the Python-level handler waits for the main thread's next bytecode.
+        self._signal_pipe = Wakeup()
+        signal.set_wakeup_fd(self._signal_pipe.w, warn_on_full_buffer=False)
+        procs.start_internal_thread(self._watch_signals, "pykernel-signals")
+
+    def _watch_signals(self) -> None:
+        pipe = self._signal_pipe.r
         wakeup = getattr(self.transport, "shell_wakeup", None)
-        if wakeup is not None:
-            signal.set_wakeup_fd(wakeup.w, warn_on_full_buffer=False)
+        while True:
+            select.select([pipe], [], [])
+            try:
+                signums = os.read(pipe, 512)
+            except BlockingIOError:
+                continue
+            # A signal taken by a thread other than the main one (a user's thread) must still
+            # wake the main thread's wait for messages, so that its Python handler runs.
+            if wakeup is not None:
+                wakeup.set()
+            if signal.SIGINT in signums and self._executing:
+                try:
+                    self.do_interrupt()
+                except Exception:
+                    log.exception("the language's interrupt hook failed")
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
-        if self._executing:
-            self.on_interrupt()
-        else:
+        if not self._executing:
             log.info("interrupt ignored: the kernel is idle")
+            return
+        self.do_keyboard_interrupt()
+        if self.stopping.is_set():
+            # exiting: the running code ends, whatever the language does with interrupts
+            raise KeyboardInterrupt
 
-    def on_interrupt(self) -> None:
-        """Called on the main thread when an interrupt arrives while it executes. The default raises
-        KeyboardInterrupt in the running code; a language may cancel its work another way."""
-        raise KeyboardInterrupt
-
-    def interrupt(self, children: bool = False) -> None:
-        """Interrupt the running execute (message mode does this, and signals the children too).
-        An idle kernel ignores it."""
+    def send_interrupt(self, children: bool = False) -> None:
+        """Interrupt the running execute: a SIGINT to this process, as a frontend's signal-mode
+        interrupt is (message mode does this, and signals the children too). An idle kernel
+        ignores it."""
         if not self._executing:
             log.info("interrupt ignored: the kernel is idle")
             return
@@ -465,7 +526,7 @@ class Kernel(Configurable):
         procs.terminate_children()
         # the main thread may be busy in user code: interrupt it, and do not wait on it forever
         if self._executing:
-            self.interrupt()
+            self.send_interrupt()
         timer = threading.Timer(self.exit_grace, self._force_exit)
         timer.daemon = True
         timer.start()
@@ -520,6 +581,18 @@ class Kernel(Configurable):
 
     def do_shutdown(self, restart: bool) -> None:
         """Release the language's resources; called before the shutdown reply is sent."""
+
+    def do_interrupt(self) -> None:
+        """Called on the kernel's signal thread as soon as an interrupt arrives during an execute,
+        also while the main thread is inside a C call: cancel the running work there (a database's
+        interrupt, a signal to a child). Must not block; runs beside the main thread."""
+
+    def do_keyboard_interrupt(self) -> None:
+        """Called on the main thread, from the Python-level SIGINT handler, when an interrupt
+        arrives during an execute (after or beside `do_interrupt`). The default raises
+        KeyboardInterrupt in the running code; a language that cancels its work another way may
+        return instead."""
+        raise KeyboardInterrupt
 
     def cleanup(self) -> None:
         """Called on the main thread after the loops stop, before the sockets close."""

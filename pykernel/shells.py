@@ -11,13 +11,17 @@ Theory of operation
   sets `routed` and wakes the main thread's poll, so the main thread lets go of the lock and the new
   router takes it (at once, if the main thread is busy executing). Deleting the last subshell stops
   the router, which wakes the main thread so it takes the socket back.
-- stop_on_error: around a failed cell's reply, `Shell.take_queued` takes every request already
-  waiting for that shell; `Shell.abort` answers the execute_requests among them with
-  `status: aborted` and keeps the other requests, in order, to run next.
+- stop_on_error: before a failed cell's reply goes out, `Shell.take_queued` takes every request
+  already received for that shell: its queue, and what is readable on the socket (in direct mode
+  read at once; in routed mode the router is asked to route what it can read, and waited for).
+  `Shell.abort` answers the execute_requests among them with `status: aborted` and keeps the other
+  requests, in order, to run next. Nothing is taken after the reply went out: a request that
+  arrives then may be the frontend's answer to the error, and runs.
 """
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 import uuid
@@ -26,6 +30,8 @@ from queue import Empty, SimpleQueue
 from typing import TYPE_CHECKING
 
 from . import procs
+
+log = logging.getLogger("pykernel")
 
 if TYPE_CHECKING:
     from .kernel import Kernel
@@ -92,6 +98,8 @@ class Shells:
         self._lock = threading.Lock()  # create/delete
         self._router: threading.Thread | None = None
         self._router_stop = threading.Event()
+        self._sync_lock = threading.Lock()
+        self._syncs: list[threading.Event] | None = None  # a list while a router runs
 
     def ids(self) -> list[str]:
         return list(self.subs)
@@ -135,22 +143,55 @@ class Shells:
         with self.read_lock:
             self.transport.claim_shell()
             poll = self.transport.shell_poller()
-            while not stop.is_set() and not self.kernel.stopping.is_set():
-                msgs = poll(None)
-                if not msgs:  # woken: maybe by a signal, whose handler the main thread must run
-                    self.main.inbox.put(_WAKE)
-                for msg in msgs or ():
-                    if msg.subshell_id is None:
-                        self.main.inbox.put(msg)
-                    else:
-                        self.route(msg)
+            with self._sync_lock:
+                self._syncs = []
+            try:
+                while not stop.is_set() and not self.kernel.stopping.is_set():
+                    msgs = poll(None)
+                    if not msgs:  # woken: maybe by a signal, whose handler the main thread must run
+                        self.main.inbox.put(_WAKE)
+                    self._hand_over(msgs or ())
+                    if self._syncs:
+                        self._answer_syncs(read=True)
+            finally:
+                self._answer_syncs(read=False, last=True)
         self.main.inbox.put(_WAKE)
 
+    def _hand_over(self, msgs) -> None:
+        for msg in msgs:
+            if msg.subshell_id is None:
+                self.main.inbox.put(msg)
+            else:
+                self.route(msg)
+
+    def _answer_syncs(self, read: bool, last: bool = False) -> None:
+        """The router's side of `_sync_router`: route what is readable now, then release those who
+        asked before this read."""
+        with self._sync_lock:
+            waiting, self._syncs = self._syncs or [], None if last else []
+        if read and waiting:
+            self._hand_over(self.transport.recv_shell_nowait())
+        for done in waiting:
+            done.set()
+
+    def _sync_router(self) -> None:
+        """Wait until the router has routed everything readable on the socket now."""
+        done = threading.Event()
+        with self._sync_lock:
+            if self._syncs is None:  # no router (any more): nothing is read behind our back
+                return
+            self._syncs.append(done)
+        self.transport.shell_wakeup.set()
+        if not done.wait(5.0):
+            log.warning("the shell router did not answer; aborting only what it had routed")
+
     def drain(self, shell: Shell) -> list:
-        """Requests already waiting for `shell`, taken out of its queue (and, in direct mode, out of
-        the socket)."""
+        """Requests already received for `shell`, taken out of its queue, including what is
+        readable on the socket now (read here in direct mode, routed first in routed mode)."""
         out: list = []
-        if shell.is_main and not self.routed and self.read_lock.acquire(blocking=False):
+        if self.routed:
+            self._sync_router()
+        elif shell.is_main and self.read_lock.acquire(blocking=False):
             try:
                 if not self.routed:
                     self.transport.claim_shell()

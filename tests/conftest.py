@@ -30,6 +30,11 @@ KERNELSPECS = {
     "pykernel-message": ([sys.executable, "-m", "pykernel"],
                          {"language": "python", "interrupt_mode": "message"}),
     "calc": ([sys.executable, str(TESTS / "calc_kernel.py")], {"language": "calc"}),
+    "hooks": ([sys.executable, str(TESTS / "hook_kernel.py")], {"language": "hooks"}),
+    "hooks-async": ([sys.executable, str(TESTS / "hook_kernel.py"), "--async-hook"],
+                    {"language": "hooks"}),
+    "hooks-message": ([sys.executable, str(TESTS / "hook_kernel.py")],
+                      {"language": "hooks", "interrupt_mode": "message"}),
     # no rc file of this machine's user takes part
     "bash-pykernel": ([sys.executable, "-m", "pykernel_bash", "--BashKernel.rcfile="],
                       {"language": "bash"}),

@@ -39,7 +39,7 @@ class EchoKernel(Kernel):
             self.publish("error", {"ename": "EchoError", "evalue": arg, "traceback": [arg]})
             return error_content("EchoError", arg, [arg])
         if cmd == "input":
-            self.stream("stdout", self.input(arg) + "\n")
+            self.publish_stream("stdout", self.request_input(arg) + "\n")
         elif cmd == "sleep":
             time.sleep(float(arg))
         elif cmd == "spin":
@@ -47,26 +47,26 @@ class EchoKernel(Kernel):
             while time.monotonic() < end:
                 pass
         elif cmd == "child":
-            self.stream("stdout", f"{subprocess.Popen(['sleep', '300']).pid}\n")
+            self.publish_stream("stdout", f"{subprocess.Popen(['sleep', '300']).pid}\n")
         elif cmd == "system":
-            self.stream("stdout", f"status {os.system(arg)}\n")
+            self.publish_stream("stdout", f"status {os.system(arg)}\n")
         elif cmd == "lines":
             for i in range(int(arg)):
-                self.stream("stdout", f"{i}\n")
+                self.publish_stream("stdout", f"{i}\n")
         elif cmd == "stderr":
-            self.stream("stderr", arg)
+            self.publish_stream("stderr", arg)
         elif cmd == "result":
             self.publish("execute_result", {"execution_count": ex.execution_count,
                                             "data": {"text/plain": arg}, "metadata": {}})
         elif cmd == "display":
-            self.display({"text/plain": arg})
+            self.publish_display({"text/plain": arg})
         elif cmd == "clear":
-            self.clear_output()
+            self.publish_clear_output()
         elif cmd == "page":
             return {"status": "ok", "payload": [{"source": "page", "data": {"text/plain": arg},
                                                  "start": 0}]}
         elif not ex.silent:
-            self.stream("stdout", self.greeting + ex.code)
+            self.publish_stream("stdout", self.greeting + ex.code)
         return {"status": "ok"}
 
     def do_inspect(self, code, cursor_pos, detail_level):

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -54,6 +55,28 @@ def test_completion_and_is_complete(sqlite):
     assert sqlite.complete("sel")["matches"] == ["SELECT"]
     assert sqlite.is_complete("SELECT 1")["status"] == "incomplete"
     assert sqlite.is_complete("SELECT 1;")["status"] == "complete"
+
+
+COUNT_TO_1E9 = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+               "WHERE x < 1000000000) SELECT count(*) FROM c")
+
+
+def test_ctrl_c_stops_a_long_query(sqlite):
+    """The query runs in one C call; `interrupt()` (db.interrupt) is called on a thread of its own
+    at once, so the query ends with SQLite's "interrupted" instead of running to its end (many
+    seconds). The test cannot see when the query has begun, and an interrupt just before it is a
+    no-op for SQLite: it interrupts again until the reply is in."""
+    msg_id = sqlite.send(COUNT_TO_1E9)
+    deadline = time.monotonic() + 10  # the query alone takes far longer than this
+    while True:
+        sqlite.km.interrupt_kernel()
+        if sqlite.kc.shell_channel.socket.poll(500):  # the reply is in (nothing else is asked)
+            break
+        assert time.monotonic() < deadline, "the query was not interrupted"
+    content = sqlite.collect(msg_id).reply["content"]
+    assert content["status"] == "error"
+    assert (content["ename"], content["evalue"]) == ("OperationalError", "interrupted")
+    assert sqlite.run("SELECT 6 * 7").result["text/plain"] == "6 * 7\n42"
 
 
 def test_install_its_kernelspec(tmp_path):

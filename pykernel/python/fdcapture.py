@@ -227,7 +227,7 @@ def _find_cat() -> str:
 
 
 class FdCapture:
-    """fds 1 and 2 captured into `kernel.stream`. See the module docstring."""
+    """fds 1 and 2 captured into `kernel.publish_stream`. See the module docstring."""
 
     def __init__(self, kernel: "Kernel", fallback_parent: Callable[[], dict]):
         # raises OSError if it cannot be set up: nothing is changed then
@@ -251,7 +251,8 @@ class FdCapture:
             self._ended.register(fd, select.POLLIN)
         self._generation = 0  # counts relays that ended: the reader thread's poll set changes
         self._text = FdText(inbox, ["stdout", "stderr"], [r.w for r in self._relays],
-                            lambda name, text: kernel.stream(name, text, fallback_parent()),
+                            lambda name, text: kernel.publish_stream(name, text,
+                                                                     fallback_parent()),
                             self._settled)
         self._saved = []
         for fd, relay in zip((1, 2), self._relays):

@@ -99,11 +99,11 @@ class KernelDisplayPublisher(DisplayPublisher):
                 transient: dict | None = None, update: bool = False, **kwargs: Any) -> None:
         self._validate_data(data, metadata)
         self.shell.kernel.drain_fds()
-        self.shell.kernel.display(data, metadata, transient, update)
+        self.shell.kernel.publish_display(data, metadata, transient, update)
 
     def clear_output(self, wait: bool = False) -> None:
         self.shell.kernel.drain_fds()
-        self.shell.kernel.clear_output(wait)
+        self.shell.kernel.publish_clear_output(wait)
 
 
 _IPYTHON_TOKEN_TRANSFORMERS = [MagicAssign, SystemAssign, EscapedCommand, HelpEnd]
@@ -184,7 +184,7 @@ class KernelMagics(Magics):
     @line_magic
     def clear(self, arg_s: str) -> None:
         """Clear the output of the current cell."""
-        self.shell.kernel.clear_output()
+        self.shell.kernel.publish_clear_output()
 
     @line_magic
     def less(self, arg_s: str) -> None:

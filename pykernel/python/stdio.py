@@ -1,8 +1,9 @@
 """What user code reads and writes as its standard streams: sys.stdout/stderr, fds 1 and 2, input().
 
 Theory of operation
-- `OutStream` is sys.stdout / sys.stderr. A write goes straight to `kernel.stream`, which coalesces
-  (see pykernel/streams.py); nothing is buffered here, so there is never a timer or a flush round trip.
+- `OutStream` is sys.stdout / sys.stderr. A write goes straight to `kernel.publish_stream`, which
+  coalesces (see pykernel/streams.py); nothing is buffered here, so there is never a timer or a flush
+  round trip.
 - Parent: output belongs to the request being handled in the writer's context (`current_request`).
   Threads started while a request runs carry that request into their `run` (`carry_request_into_threads`);
   asyncio tasks carry it by themselves (contextvars). Output from a context with no request (a thread
@@ -63,7 +64,7 @@ class OutStream(io.TextIOBase):
         elif s:
             req = current_request.get()
             parent = req.msg.header if req is not None else self._fallback_parent()
-            self._kernel.stream(self._stream_name, s, parent)
+            self._kernel.publish_stream(self._stream_name, s, parent)
         return len(s)
 
     def flush(self) -> None:
@@ -139,7 +140,7 @@ def install_input(kernel: "Kernel", not_allowed: type[Exception]) -> None:
     def ask(prompt: object, password: bool) -> str:
         kernel.streams.flush()  # what was printed before the prompt shows first
         try:
-            return kernel.input(str(prompt), password=password)
+            return kernel.request_input(str(prompt), password=password)
         except StdinNotAllowed:
             raise not_allowed("input() is not supported by this frontend (allow_stdin is "
                               "false)") from None

@@ -10,17 +10,20 @@ Theory of operation
 - The core (`pykernel.kernel.Kernel`) owns the protocol: sockets, busy/idle, the execution count,
   stop_on_error, subshells, interrupts, kernelspecs. This class only translates between the core's
   `do_*` hooks, which return reply contents, and the friendly hooks above.
-- An async hook runs as a task on an event loop kept per serving thread (the main shell's thread, or
-  a subshell's), made on first use and reused, so tasks and connections made by one request survive
+- Names: the language's hooks (`HOOKS`) and the methods it calls (`API`: `print`, `display`,
+  `input`, ...) are disjoint from the core's handlers, hooks and actions (see the table in
+  `pykernel.kernel`); a subclass that defines a core action, handler or plumbing method is refused
+  when its class is made, so it can never replace what the core relies on.
+- An async hook runs as a task on an event loop kept per serving thread (the main shell's thread, a
+  subshell's, or the core's signal thread for `interrupt`), made on first use and reused, so tasks and connections made by one request survive
   to the next one on that thread. Sync hooks run directly on the serving thread.
-- Interrupts (SIGINT from a frontend, or an interrupt_request through the core) arrive on the main
-  thread while it executes, in `on_interrupt`: it cancels the running async execute, calls the
-  language's own `interrupt()` if it has one, always ends a wait for input, and otherwise raises
-  KeyboardInterrupt into a sync execute, as the core does, or into an async one that is computing
-  rather than awaiting (it could not see the cancellation).
-- The language's `interrupt()` overrides the core's `Kernel.interrupt(children)`, which the core
-  uses for message-mode interrupts; `interrupt_request` is therefore answered here and goes to the
-  core's implementation by name.
+- Interrupts (SIGINT from a frontend, or an interrupt_request through the core) during an execute:
+  the language's own `interrupt()`, if it has one, is called at once on the core's signal thread
+  (`do_interrupt`), also while the main thread is inside a C call; an `async def interrupt` runs to
+  its end on that thread's own event loop. On the main thread (`do_keyboard_interrupt`) the running
+  async execute is cancelled, a wait for input always ends, and without an `interrupt()` hook
+  KeyboardInterrupt is raised into a sync execute, as the core does, or into an async one that is
+  computing rather than awaiting (it could not see the cancellation).
 - The history of executed code is kept in memory (`history.py`) unless the language serves it.
 - Comms come from the core's `Comms` (the `comm` package's manager): the language registers targets
   and opens comms through methods here; `comm.create_comm` works too.
@@ -40,7 +43,8 @@ import uuid
 from typing import Any
 
 from ..comms import Comm, Comms
-from ..kernel import Execution, Kernel, Request, StdinNotAllowed, error_content
+from .. import kernel as core
+from ..kernel import Execution, Kernel, StdinNotAllowed, error_content
 from .history import History
 
 log = logging.getLogger("pykernel")
@@ -71,8 +75,23 @@ def mime_bundle(value: Any) -> dict:
     return {"text/plain": value if isinstance(value, str) else str(value)}
 
 
+#: What a language implements (all optional but `execute`); the wrapper's core hooks call them.
+HOOKS = frozenset({"execute", "complete", "inspect", "is_complete", "history", "interrupt",
+                   "shutdown"})
+#: What a language calls.
+API = frozenset({"execution", "print", "stdout", "stderr", "display", "update_display",
+                 "clear_output", "input", "ainput", "register_comm_target", "open_comm"})
+
+
 class WrapperKernel(Kernel):
     """Subclass, declare your language, implement `execute`. See docs/write-a-kernel.md."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        taken = sorted((core.ACTIONS | core.PLUMBING | core.HANDLERS) & set(vars(cls)))
+        if taken:
+            raise TypeError(f"{cls.__name__} defines {', '.join(taken)}, which the kernel core "
+                            "uses itself: give your method(s) another name")
 
     implementation = "wrapper"
     #: What `complete` replaces when it returns a bare list: the end of the code before the cursor
@@ -119,8 +138,11 @@ class WrapperKernel(Kernel):
     def shutdown(self, restart: bool) -> Any:
         """Release the language's resources before the kernel exits (or restarts)."""
 
-    # `interrupt()` (no arguments) may be defined too: it is called on the main thread, from a signal
-    # handler, when an interrupt arrives during an execute. Signal or set a flag there; do not block.
+    def interrupt(self) -> Any:
+        """Cancel the running `execute` (the user pressed stop, or the kernel is shutting down).
+        Called at once on a thread of the kernel's own, also while `execute` is inside a C call:
+        interrupt a database, signal a child, set a flag; do not block. Without this hook a sync
+        `execute` gets KeyboardInterrupt and an async one is cancelled."""
 
     # ---- what the language calls -----------------------------------------------------------------
 
@@ -131,27 +153,31 @@ class WrapperKernel(Kernel):
 
     def print(self, *values: Any, sep: str = " ", end: str = "\n", stream: str = "stdout") -> None:
         """Like the builtin print, to the frontend's stdout (or `stream='stderr'`)."""
-        self.stream(stream, sep.join(map(str, values)) + end)
+        self.publish_stream(stream, sep.join(map(str, values)) + end)
 
     def stdout(self, text: str) -> None:
         """Write text to the frontend's stdout as it is (no newline added)."""
-        self.stream("stdout", text)
+        self.publish_stream("stdout", text)
 
     def stderr(self, text: str) -> None:
         """Write text to the frontend's stderr as it is (no newline added)."""
-        self.stream("stderr", text)
+        self.publish_stream("stderr", text)
 
     def display(self, data: Any, metadata: dict | None = None, display_id: str | None = None,
                 *, update: bool = False) -> str:
         """Show `data` (a mime bundle dict, or a str for text/plain) in the output area; return its
         display id (given, or made up), which `update_display` takes."""
         display_id = display_id or uuid.uuid4().hex
-        Kernel.display(self, mime_bundle(data), metadata, {"display_id": display_id}, update)
+        self.publish_display(mime_bundle(data), metadata, {"display_id": display_id}, update)
         return display_id
 
     def update_display(self, data: Any, display_id: str, metadata: dict | None = None) -> None:
         """Replace what an earlier `display(..., display_id=...)` showed, wherever it is shown."""
         self.display(data, metadata, display_id, update=True)
+
+    def clear_output(self, wait: bool = False) -> None:
+        """Clear the cell's output area (with `wait=True`, when the next output arrives)."""
+        self.publish_clear_output(wait)
 
     def input(self, prompt: str = "", password: bool = False) -> Any:
         """Ask the frontend for a line of input (`password=True` hides what is typed).
@@ -171,7 +197,7 @@ class WrapperKernel(Kernel):
         if main:
             self._waiting_input = True
         try:
-            return super().input(prompt, password)
+            return self.request_input(prompt, password)
         finally:
             if main:
                 self._waiting_input = False
@@ -302,25 +328,17 @@ class WrapperKernel(Kernel):
     # ---- interrupts ------------------------------------------------------------------------------
 
     def _has_interrupt_hook(self) -> bool:
-        return type(self).interrupt is not Kernel.interrupt
+        return type(self).interrupt is not WrapperKernel.interrupt
 
-    def interrupt_request(self, req: Request) -> None:
-        req.reply({"status": "ok"})
-        Kernel.interrupt(self, children=True)
+    def do_interrupt(self) -> None:
+        if self._has_interrupt_hook():
+            self._call(self.interrupt)
 
-    def on_interrupt(self) -> None:
+    def do_keyboard_interrupt(self) -> None:
         task, loop = self._main_task, self._main_loop
         if task is not None and loop is not None:
             loop.call_soon_threadsafe(task.cancel)
         hooked = self._has_interrupt_hook()
-        if hooked:
-            result = self.interrupt()
-            if inspect.isawaitable(result):
-                if loop is not None and task is not None:
-                    asyncio.run_coroutine_threadsafe(result, loop)
-                else:
-                    log.warning("an async interrupt() needs a running async execute; ignored")
-                    getattr(result, "close", lambda: None)()
         # An async execute that is computing (not awaiting) cannot see a cancellation until it
         # awaits: it gets KeyboardInterrupt where it is, as sync code does.
         busy = task is not None and loop is not None and asyncio.current_task(loop) is task

@@ -178,7 +178,7 @@ class BashKernel(WrapperKernel):
         token = secrets.token_hex(8)
         contain = "1" if _ERREXIT.search(code) else "0"
         return self.repl.run(RUN.format(t=token, e=contain), token, ask=self._ask,
-                             on_output=lambda name, text: ctx.run(self.stream, name, text),
+                             on_output=lambda name, text: ctx.run(self.publish_stream, name, text),
                              finisher=FINISH.format(t=token))
 
     def _ask(self, prompt: str, password: bool) -> str | None:
