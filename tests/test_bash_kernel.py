@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import zipfile
 
 import pytest
@@ -180,6 +181,42 @@ def test_interrupt_by_message(kernel_dir):
         result = session.run("echo started; sleep 100", until=session.interrupt_when("started"))
         assert result.error["ename"] == "KeyboardInterrupt"
         assert session.run("echo ok").stdout == "ok\n"
+    finally:
+        session.close()
+
+
+def _wait_for(session: Session, msg_id: str, msg_type: str, state: str | None = None) -> None:
+    """Wait for an iopub message of request `msg_id`; keep everything for its `collect`."""
+    deadline = time.monotonic() + 20
+    while True:
+        msg = session.kc.iopub_channel.get_msg(timeout=max(0.001, deadline - time.monotonic()))
+        parent = msg["parent_header"].get("msg_id")
+        if parent:
+            session._stash.setdefault(parent, []).append(("iopub", msg))
+        if parent == msg_id and msg["msg_type"] == msg_type and \
+                state in (None, msg["content"].get("execution_state")):
+            return
+
+
+# Moments, after the cell's execute_input, at which the interrupt is sent: at once, and after a
+# few milliseconds (the kernel is then writing the cell, sending it to bash, or bash is starting
+# `sleep`). A pause here chooses the moment; it synchronizes nothing.
+MOMENTS = (0, 0, 0.0005, 0.001, 0.002, 0.004)
+
+
+@pytest.mark.parametrize("kernel", ["bash", "bash-message"])
+def test_an_interrupt_at_any_moment_of_a_cell_ends_it(kernel_dir, kernel):
+    session = Session(kernel_dir, kernel)
+    try:
+        for i in range(50):
+            msg_id = session.send("sleep 30", stop_on_error=False)
+            _wait_for(session, msg_id, "execute_input")
+            if MOMENTS[i % len(MOMENTS)]:
+                time.sleep(MOMENTS[i % len(MOMENTS)])
+            session.km.interrupt_kernel()
+            result = session.collect(msg_id, timeout=10)  # not the 30 s of the sleep
+            assert result.error["ename"] == "KeyboardInterrupt", (i, result.msgs)
+        assert session.run("echo alive").stdout == "alive\n"
     finally:
         session.close()
 
