@@ -289,6 +289,28 @@ def test_set_e_ends_the_cell_not_the_shell(fresh_bash):
     assert fresh_bash.run("set +e; false; echo $- | grep -c e").stdout == "0\n"
 
 
+def test_set_e_then_a_failing_command_in_the_next_cell(fresh_bash):
+    assert fresh_bash.run("kept=1\nset -e", timeout=10).status == "ok"
+    failed = fresh_bash.run("false\necho not reached", timeout=10)
+    assert failed.reply["content"]["evalue"] == "1" and failed.stdout == ""
+    assert fresh_bash.run("ls /no/such/dir", timeout=10).status == "error"
+    assert fresh_bash.run("echo $kept", timeout=10).stdout == "1\n"
+
+
+def test_bash_exiting_under_set_e_ends_the_cell_and_a_fresh_bash_runs_the_next(fresh_bash):
+    fresh_bash.run("kept=1")
+    # the user's own ERR trap, set after `set -e`, lets errexit end bash itself
+    result = fresh_bash.run("set -e; trap 'echo bye' ERR; false; echo not reached", timeout=10)
+    assert result.error["ename"] == "ExitStatus" and result.reply["content"]["evalue"] == \
+        "bash exited with status 1"
+    assert result.stdout == "bye\n" and "a new bash has started" in result.stderr
+    assert "job control" not in result.stderr  # the new bash's start-up chatter is not the cell's
+    after = fresh_bash.run('echo "[${kept-}] $-"', timeout=10)
+    assert after.stdout.startswith("[] ") and "e" not in after.stdout.split()[1]
+    assert fresh_bash.run("false", timeout=10).status == "error"
+    assert fresh_bash.run("echo again", timeout=10).stdout == "again\n"
+
+
 def test_nounset_and_pipefail_do_not_break_the_kernel(fresh_bash):
     assert fresh_bash.run("set -u -o pipefail\nshopt -s nullglob failglob").status == "ok"
     assert fresh_bash.run("echo fine").stdout == "fine\n"

@@ -112,7 +112,7 @@ class BashKernel(WrapperKernel):
 
     def _start(self, use_rc: bool) -> str | None:
         """Start bash and wait until it is ready; return a warning to show, if any."""
-        self.repl.start()
+        self.repl.start(on_output=_startup_output)  # not into the cell that restarts bash
         token = secrets.token_hex(8)
         command = START.format(init=shlex.quote(INIT))
         rc = os.path.expanduser(self.rcfile) if use_rc and self.rcfile else ""

@@ -132,8 +132,9 @@ class ProcessREPL:
     def closed(self) -> bool:
         return self._closed
 
-    def start(self) -> None:
-        """Start the child (again, if it had ended). Does not wait for it to be ready."""
+    def start(self, on_output: Sink | None = None) -> None:
+        """Start the child (again, if it had ended). Does not wait for it to be ready. Its
+        output goes to `on_output` from its first byte on (None: keep the current sink)."""
         if self._closed:
             raise RuntimeError("this interpreter has been closed")
         if self.alive:
@@ -156,6 +157,8 @@ class ProcessREPL:
         self._guard.watch(proc.pid)
         self._parser.clear()
         self.exit_code = None
+        if on_output is not None:
+            self._sink = on_output
         self._child = Child(proc, cmd_w, out_r, err_r, self._pidfd)
         IoLoop(self._child, self, self._ctl, self._parser, self._wakeup).start()
 
