@@ -89,6 +89,15 @@ def close_quietly(*fds: int | None) -> None:
                 pass
 
 
+def kill(pid: int, sig: int) -> bool:
+    """Send `sig` to process `pid`; False when it is gone or not ours to signal."""
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
 def killpg(pgid: int, sig: int) -> bool:
     """Send `sig` to process group `pgid`; False when the group is gone or not ours to signal."""
     try:

@@ -17,7 +17,7 @@ import threading
 import pytest
 
 from corefixtures import wait_pid_exit
-from pykernel.wrapper.repl import ProcessREPL
+from pykernel.wrapper.repl import ProcessREPL, stdin
 from pykernel.wrapper.repl.records import MAX_FIELDS, RecordError, RecordParser, encode
 
 TIMEOUT = 20
@@ -216,7 +216,7 @@ def test_a_killed_child_reports_its_signal(sh):
 
 OWNER = """
 import sys
-from pykernel.wrapper.repl import ProcessREPL
+from pykernel.wrapper.repl import ProcessREPL, stdin
 repl = ProcessREPL(["/bin/sh"], on_output=lambda name, text: print(text, end="", flush=True))
 repl.start()
 repl.send('(trap "" HUP; exec sleep 300) & echo $$ $!\\n')
@@ -242,15 +242,19 @@ def test_the_guard_ends_the_group_when_its_owner_is_killed():
 
 
 @pytest.fixture()
-def bare(tmp_path):
-    shell = Shell(proc=str(tmp_path / "no-proc"), pidfd=False)
+def no_proc(tmp_path):
+    return str(tmp_path / "no-proc")
+
+
+@pytest.fixture()
+def bare(no_proc):
+    shell = Shell(proc=no_proc, pidfd=False)
     yield shell
     shell.close()
 
 
-def test_without_procfs_or_pidfds_cells_input_interrupts_and_exits_work(bare):
-    from pykernel.wrapper.repl import stdin
-    assert stdin.supported() and not stdin.supported(bare.repl._proc)
+def test_without_procfs_or_pidfds_cells_input_interrupts_and_exits_work(bare, no_proc):
+    assert stdin.supported() and not stdin.supported(no_proc)  # the fallback is what runs
     out = bare.run("echo out; echo err >&2; rec read 'Name: ' 0; read n; echo \"hi $n\"",
                    ask=lambda p, pw: p + "x")
     assert out.status == 0 and bare.text() == "out\nhi Name: x\n" and bare.text("stderr") == "err\n"

@@ -12,6 +12,7 @@ Theory of operation (each part's own rules are in its module)
   - records.py: the record codec, `COUNT\\0FIELD\\0...FIELD\\0`, bytes in, records out (sans-IO);
   - process.py: `ProcessREPL`, a command at a time, its `started`/`done` records, and interrupts
     that are never lost, also before a command has started;
+  - runs.py: a run's state, its Outcome, and the hand-over of events to the thread in `run`;
   - loop.py: the I/O thread, which reads output and records in order, sees the child's end, and
     polls with the nearest deadline of the watches;
   - interrupts.py: the interrupt watch, which sends a SIGINT lost in a starting program again;

@@ -2,8 +2,8 @@
 
 Theory of operation
 - `start` makes the child (see the package's documentation for its pipes and FIFOs), its guard
-  (guard.py) and its I/O thread (loop.py). `run` sends a command and waits on a queue that the I/O
-  thread fills: `done TOKEN`, the child's `exit`, or a question for input.
+  (guard.py) and its I/O thread (loop.py). `run` sends a command and waits for the events the I/O
+  thread hands over (runs.py): `done TOKEN`, the child's `exit`, or a question for input.
 - The end of a command: the language's command finishes by writing `done TOKEN STATUS` with a token
   made fresh for it. Output cannot end a cell, since it travels on other pipes, and no program
   prints a token it was never shown. `started TOKEN` tells that the command is running (and so
@@ -11,7 +11,7 @@ Theory of operation
 - Records of other kinds than `started`, `done` and `read` go to `on_record`, whose answer, if not
   None, is written to `ack` as one line.
 - State shared by the I/O thread, the thread in `run` and a signal handler calling `interrupt` is
-  the current `_Run` (and the `_early` interrupt), under one reentrant lock. Each part's state is
+  the current `Run` (and the `_early` interrupt), under one reentrant lock. Each part's state is
   its own object: the stdin watch (stdin.py) and the interrupt watch (interrupts.py).
 - An interrupt at any moment of a cell ends it. One that comes before the command has started is
   kept and sent once it has. One that comes before the cell's command is even sent (`interrupt`
@@ -24,14 +24,11 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import shutil
 import signal
 import subprocess
 import tempfile
 import threading
-import time
-from dataclasses import dataclass, field
 from typing import Callable, Hashable
 
 from ... import posix
@@ -41,35 +38,9 @@ from .guard import Guard
 from .interrupts import InterruptWatch
 from .loop import Child, IoLoop
 from .records import RecordParser
+from .runs import Ask, Events, Outcome, Run, Sink
 
 log = logging.getLogger("pykernel")
-
-Sink = Callable[[str, str], None]  # (stream name, text)
-Ask = Callable[[str, bool], "str | None"]  # (prompt, password) -> a line, or None for end of file
-
-
-@dataclass
-class Outcome:
-    """How a run ended."""
-
-    status: int | None = None  # from the done record
-    fields: list[str] = field(default_factory=list)  # the done record's extra fields
-    interrupted: bool = False  # `interrupt()` was called during the run
-    started: bool = False  # the command said `started` (so it may have done something)
-    exit_code: int | None = None  # the child ended (shell style: 128+N for signal N)
-    timed_out: bool = False
-
-
-@dataclass
-class _Run:
-    token: str
-    finisher: str | None
-    cell: Hashable
-    stdin: stdin.StdinWatch
-    interrupts: InterruptWatch
-    started: bool = False
-    interrupted: bool = False
-    pending_interrupt: bool = False  # asked for before `started`
 
 
 def _log_sink(name: str, text: str) -> None:
@@ -109,10 +80,10 @@ class ProcessREPL:
         self._parser = RecordParser()
         self._guard = Guard()
         self._sink: Sink = on_output or _log_sink
-        self._events: queue.SimpleQueue = queue.SimpleQueue()
+        self._events = Events()
         self._run_lock = threading.Lock()  # one run at a time
         self._lock = threading.RLock()  # run state; an interrupt (a signal handler) takes it too
-        self._run: _Run | None = None
+        self._run: Run | None = None
         self._early: Hashable = None  # the cell an interrupt came for before its run
         self._child: Child | None = None
         self._closed = False
@@ -205,11 +176,11 @@ class ProcessREPL:
         `cell` names the cell this run belongs to (see `interrupt`).
         """
         with self._run_lock:
-            self._forget_events()
+            self._events.forget()
             child = self._child
             if child is None or not self.alive:
                 return Outcome(exit_code=self.exit_code)
-            run = _Run(token, finisher, cell, self._stdin_watch(stdin),
+            run = Run(token, finisher, cell, self._stdin_watch(stdin),
                        InterruptWatch(child.pid, self._proc))
             if on_output is not None:
                 self._sink = on_output
@@ -223,7 +194,8 @@ class ProcessREPL:
             self._wakeup.set()
             try:
                 child.send(command)
-                return self._wait(run, ask, timeout)
+                return self._events.wait(run, timeout,
+                                         lambda prompt, pw: self._answer(run, ask, prompt, pw))
             finally:
                 with self._lock:
                     self._run = None
@@ -232,30 +204,7 @@ class ProcessREPL:
     def _stdin_watch(self, held: bool) -> stdin.StdinWatch:
         return stdin.StdinWatch(self.paths["in"] if held else None, self._in_id, self._proc)
 
-    def _forget_events(self) -> None:
-        while True:  # leftovers of earlier runs
-            try:
-                self._events.get_nowait()
-            except queue.Empty:
-                return
-
-    def _wait(self, run: _Run, ask: Ask | None, timeout: float | None) -> Outcome:
-        try:
-            for event in _events(self._events, timeout):
-                kind = event[0]
-                if kind == "done" and event[1] == run.token:
-                    status = int(event[2]) if event[2].lstrip("-").isdigit() else None
-                    return Outcome(status, list(event[3:]), run.interrupted, started=True)
-                if kind == "exit":
-                    return Outcome(interrupted=run.interrupted, started=run.started,
-                                   exit_code=event[1])
-                if kind == "input" and event[1] is run:
-                    self._answer(run, ask, event[2], event[3])
-        except TimeoutError:
-            pass
-        return Outcome(interrupted=run.interrupted, started=run.started, timed_out=True)
-
-    def _answer(self, run: _Run, ask: Ask | None, prompt: str, password: bool) -> None:
+    def _answer(self, run: Run, ask: Ask | None, prompt: str, password: bool) -> None:
         text = None
         try:
             text = None if ask is None else ask(prompt, password)
@@ -289,7 +238,7 @@ class ProcessREPL:
             self._signal(run)
         return True
 
-    def _signal(self, run: _Run) -> None:
+    def _signal(self, run: Run) -> None:
         child = self._child
         if child is not None:
             run.interrupts.send()
@@ -366,13 +315,3 @@ class ProcessREPL:
                 return
         self._events.put(("input", run, prompt, password))
 
-
-def _events(events: queue.SimpleQueue, timeout: float | None):
-    """The events of `events` as they come; TimeoutError once `timeout` seconds have passed."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        try:
-            yield events.get(timeout=left)
-        except queue.Empty:
-            raise TimeoutError from None
