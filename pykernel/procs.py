@@ -82,10 +82,10 @@ def _call(fd: int) -> bytes:
         return b""
 
 
-def stat(pid: int) -> tuple[str, int, int] | None:
-    """(state, ppid, pgid) of a process, or None if it is gone."""
+def stat(pid: int, proc: str = "/proc") -> tuple[str, int, int] | None:
+    """(state, ppid, pgid) of a process, or None if it is gone. `proc` is where procfs is."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
+        with open(f"{proc}/{pid}/stat", "rb") as f:
             data = f.read()
     except OSError:
         return None
@@ -93,38 +93,39 @@ def stat(pid: int) -> tuple[str, int, int] | None:
     return fields[0].decode(), int(fields[1]), int(fields[2])
 
 
-def _children_of(pid: int) -> list[int]:
+def _children_of(pid: int, proc: str) -> list[int]:
     try:
-        tasks = os.listdir(f"/proc/{pid}/task")
+        tasks = os.listdir(f"{proc}/{pid}/task")
     except OSError:
         return []
     out: list[int] = []
     for tid in tasks:
         try:
-            with open(f"/proc/{pid}/task/{tid}/children") as f:
+            with open(f"{proc}/{pid}/task/{tid}/children") as f:
                 out.extend(int(p) for p in f.read().split())
         except FileNotFoundError:
-            return _scan_children(pid)
+            return _scan_children(pid, proc)
         except OSError:
             continue
     return out
 
 
-def _scan_children(pid: int) -> list[int]:
+def _scan_children(pid: int, proc: str) -> list[int]:
     out = []
-    for name in os.listdir("/proc"):
+    for name in os.listdir(proc):
         if name.isdigit():
-            st = stat(int(name))
+            st = stat(int(name), proc)
             if st is not None and st[1] == pid:
                 out.append(int(name))
     return out
 
 
-def descendants(pid: int | None = None) -> list[int]:
-    """All living descendants of `pid` (default: this process), parents before children."""
+def descendants(pid: int | None = None, proc: str = "/proc") -> list[int]:
+    """All living descendants of `pid` (default: this process), parents before children; none
+    where `proc` (procfs) cannot be read."""
     todo, out = [pid or os.getpid()], []
     while todo:
-        for child in _children_of(todo.pop()):
+        for child in _children_of(todo.pop(), proc):
             out.append(child)
             todo.append(child)
     return out

@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import zipfile
 
 import pytest
@@ -186,6 +187,42 @@ def test_interrupt_by_message(kernel_dir):
         session.close()
 
 
+def _wait_for(session: Session, msg_id: str, msg_type: str, state: str | None = None) -> None:
+    """Wait for an iopub message of request `msg_id`; keep everything for its `collect`."""
+    deadline = time.monotonic() + 20
+    while True:
+        msg = session.kc.iopub_channel.get_msg(timeout=max(0.001, deadline - time.monotonic()))
+        parent = msg["parent_header"].get("msg_id")
+        if parent:
+            session._stash.setdefault(parent, []).append(("iopub", msg))
+        if parent == msg_id and msg["msg_type"] == msg_type and \
+                state in (None, msg["content"].get("execution_state")):
+            return
+
+
+# Moments, after the cell's execute_input, at which the interrupt is sent: at once, and after a
+# few milliseconds (the kernel is then writing the cell, sending it to bash, or bash is starting
+# `sleep`). A pause here chooses the moment; it synchronizes nothing.
+MOMENTS = (0, 0, 0.0005, 0.001, 0.002, 0.004)
+
+
+@pytest.mark.parametrize("kernel", ["bash", "bash-message"])
+def test_an_interrupt_at_any_moment_of_a_cell_ends_it(kernel_dir, kernel):
+    session = Session(kernel_dir, kernel)
+    try:
+        for i in range(50):
+            msg_id = session.send("sleep 30", stop_on_error=False)
+            _wait_for(session, msg_id, "execute_input")
+            if MOMENTS[i % len(MOMENTS)]:
+                time.sleep(MOMENTS[i % len(MOMENTS)])
+            session.km.interrupt_kernel()
+            result = session.collect(msg_id, timeout=10)  # not the 30 s of the sleep
+            assert result.error["ename"] == "KeyboardInterrupt", (i, result.msgs)
+        assert session.run("echo alive").stdout == "alive\n"
+    finally:
+        session.close()
+
+
 def test_exit_starts_a_new_bash_with_a_notice(fresh_bash):
     fresh_bash.run("lost=1; cd /")
     result = fresh_bash.run("exit 3")
@@ -252,6 +289,28 @@ def test_set_e_ends_the_cell_not_the_shell(fresh_bash):
     assert tolerated.stdout == "handled\n1\n"
     assert "a new bash" not in tolerated.stderr
     assert fresh_bash.run("set +e; false; echo $- | grep -c e").stdout == "0\n"
+
+
+def test_set_e_then_a_failing_command_in_the_next_cell(fresh_bash):
+    assert fresh_bash.run("kept=1\nset -e", timeout=10).status == "ok"
+    failed = fresh_bash.run("false\necho not reached", timeout=10)
+    assert failed.reply["content"]["evalue"] == "1" and failed.stdout == ""
+    assert fresh_bash.run("ls /no/such/dir", timeout=10).status == "error"
+    assert fresh_bash.run("echo $kept", timeout=10).stdout == "1\n"
+
+
+def test_bash_exiting_under_set_e_ends_the_cell_and_a_fresh_bash_runs_the_next(fresh_bash):
+    fresh_bash.run("kept=1")
+    # the user's own ERR trap, set after `set -e`, lets errexit end bash itself
+    result = fresh_bash.run("set -e; trap 'echo bye' ERR; false; echo not reached", timeout=10)
+    assert result.error["ename"] == "ExitStatus" and result.reply["content"]["evalue"] == \
+        "bash exited with status 1"
+    assert result.stdout == "bye\n" and "a new bash has started" in result.stderr
+    assert "job control" not in result.stderr  # the new bash's start-up chatter is not the cell's
+    after = fresh_bash.run('echo "[${kept-}] $-"', timeout=10)
+    assert after.stdout.startswith("[] ") and "e" not in after.stdout.split()[1]
+    assert fresh_bash.run("false", timeout=10).status == "error"
+    assert fresh_bash.run("echo again", timeout=10).stdout == "again\n"
 
 
 def test_nounset_and_pipefail_do_not_break_the_kernel(fresh_bash):

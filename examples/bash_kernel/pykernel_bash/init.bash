@@ -1,6 +1,6 @@
 # The kernel's side inside the user's bash; sourced once when bash starts.
 #
-# How the kernel drives this shell (see pykernel/wrapper/repl.py for the channels):
+# How the kernel drives this shell (see pykernel/wrapper/repl/ for the channels):
 # - bash is interactive (-i), so an interrupt ends the whole cell, loops and functions included, and
 #   the shell lives on. Its own stdout and stderr are /dev/null, so prompts and its chatter between
 #   cells go nowhere; fds 61 and 62 are the kernel's stdout and stderr pipes, lent to each cell only.

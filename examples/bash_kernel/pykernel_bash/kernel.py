@@ -7,7 +7,9 @@ Theory of operation (the shell's side is init.bash; read its opening comment too
   because it is always the same bash.
 - The status of the cell's last command decides the reply: 0 is ok, anything else an error
   (`ExitStatus`) so that "run all" stops where a command failed, as a script with `set -e` would.
-  An interrupted cell answers KeyboardInterrupt, like every pykernel language.
+  An interrupted cell answers KeyboardInterrupt, like every pykernel language. An interrupt at any
+  moment of the cell counts, also one that comes before the cell's command reaches bash: the REPL
+  keeps it for the cell (named by its request's msg_id), whose command is then not sent.
 - If bash ends (`exit`, `exec`, a fatal signal, an uncontained `set -e`) a new one is started at
   once and the cell says so; the reply is an error unless bash exited with status 0.
 - Completion and inspection ask the same bash between cells (`compgen`, `type`, `help`), through
@@ -112,7 +114,7 @@ class BashKernel(WrapperKernel):
 
     def _start(self, use_rc: bool) -> str | None:
         """Start bash and wait until it is ready; return a warning to show, if any."""
-        self.repl.start()
+        self.repl.start(on_output=_startup_output)  # not into the cell that restarts bash
         token = secrets.token_hex(8)
         command = START.format(init=shlex.quote(INIT))
         rc = os.path.expanduser(self.rcfile) if use_rc and self.rcfile else ""
@@ -146,6 +148,7 @@ class BashKernel(WrapperKernel):
 
     def execute(self, code: str) -> None:
         ctx = contextvars.copy_context()
+        cell = self._cell_key()
         with self._lock:
             if self._start_warning:
                 self.stderr(self._start_warning)
@@ -155,13 +158,13 @@ class BashKernel(WrapperKernel):
                 raise KernelError("ShuttingDown", "the kernel is shutting down")
             with open(self._cell, "w", encoding="utf-8", errors="surrogateescape") as f:
                 f.write(code)
-            out = self._run_cell(code, ctx)
+            out = self._run_cell(code, ctx, cell)
             if self.repl.closed:
                 raise KernelError("ShuttingDown", "the kernel is shutting down")
             if out.exit_code is not None and not out.started:
                 # bash had ended before the cell began (a background `kill $$`, say)
                 self.stderr(self._restart(out.exit_code))
-                out = self._run_cell(code, ctx)
+                out = self._run_cell(code, ctx, cell)
             if out.exit_code is not None:
                 self.stderr(self._restart(out.exit_code))
                 if out.exit_code:
@@ -174,12 +177,17 @@ class BashKernel(WrapperKernel):
             raise KernelError("ExitStatus", str(out.status), [describe_status(out.status)])
         return None
 
-    def _run_cell(self, code: str, ctx: contextvars.Context) -> Outcome:
+    def _run_cell(self, code: str, ctx: contextvars.Context, cell: str | None) -> Outcome:
         token = secrets.token_hex(8)
         contain = "1" if _ERREXIT.search(code) else "0"
         return self.repl.run(RUN.format(t=token, e=contain), token, ask=self._ask,
                              on_output=lambda name, text: ctx.run(self.publish_stream, name, text),
-                             finisher=FINISH.format(t=token))
+                             finisher=FINISH.format(t=token), cell=cell)
+
+    def _cell_key(self) -> str | None:
+        """What names the running execute_request, for the REPL to keep an interrupt that comes
+        before the cell's command is sent (in this context: the request's msg_id)."""
+        return self.parent_header().get("msg_id") or None
 
     def _ask(self, prompt: str, password: bool) -> str | None:
         ex = self.execution
@@ -203,7 +211,9 @@ class BashKernel(WrapperKernel):
         return f"{nonce} ok"
 
     def interrupt(self) -> None:
-        self.repl.interrupt()
+        # On the main thread, in the context of the execute_request being interrupted, at any
+        # point of it: also before `execute` has sent the cell, or between two commands of it.
+        self.repl.interrupt(cell=self._cell_key())
 
     def shutdown(self, restart: bool) -> None:
         self.repl.close()
