@@ -18,13 +18,14 @@ import select
 import sys
 from typing import Sequence
 
-from traitlets import Bool, CaselessStrEnum, Integer, Unicode
+from traitlets import Bool, CaselessStrEnum, Float, Integer, Unicode
 from traitlets.config import Application
 
 from . import __version__
 from . import kernelspec, procs
 from .kernelspec import user_data_dir
-from .transport import ConnectionInfo, Transport
+from .transport import (IOPUB_HWM, IOPUB_STALL_TIMEOUT, ConnectionInfo, Transport,
+                        security_check)
 from .wire import Session
 
 log = logging.getLogger("pykernel")
@@ -57,6 +58,12 @@ class KernelApp(Application):
     parent_pid = Integer(0, help="Exit when this process dies (default: $JPY_PARENT_PID)."
                          ).tag(config=True)
     watch_parent = Bool(True, help="Exit when the parent process dies.").tag(config=True)
+    iopub_hwm = Integer(IOPUB_HWM, help="iopub messages queued for one subscriber before the "
+                        "kernel waits for it (see pykernel/transport.py).").tag(config=True)
+    iopub_stall_timeout = Float(IOPUB_STALL_TIMEOUT, help="Seconds output waits for an iopub "
+                                "subscriber that does not read before it is skipped (what it "
+                                "misses is counted, and told when it reads again)."
+                                ).tag(config=True)
 
     aliases = {
         "f": "KernelApp.connection_file",
@@ -88,8 +95,14 @@ class KernelApp(Application):
         self.update_config(cl_config)  # the command line wins over files
         self._setup_logging()
         info, wrote = self._connection_info()
+        refusal, warnings = security_check(info)
+        if refusal:
+            log.error("%s", refusal)
+            self.exit(2)
+        for text in warnings:
+            log.warning("%s", text)
         self.session = Session(info.key.encode(), info.signature_scheme)
-        self.transport_ = Transport(info, self.session)
+        self.transport_ = Transport(info, self.session, self.iopub_hwm, self.iopub_stall_timeout)
         if wrote:
             info.write(self.connection_file)
             print(f"To connect a client: --existing {self.connection_file}", file=sys.stderr)

@@ -10,6 +10,9 @@ Theory of operation
   before it publishes any other message or a reply, so stream text is never overtaken by display
   output, an error, a reply or `idle` that came after it.
 - Consecutive writes are merged only when they have the same stream name and the same parent.
+- Bounded: once `max_buffer` characters wait (the flusher is held up, e.g. by a frontend that reads
+  iopub slowly: see transport.py), `write` sends them itself, so the writer waits for the frontend
+  instead of the buffer growing without limit.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ Send = Callable[[str, str, dict], None]
 
 
 class StreamCoalescer:
-    def __init__(self, send: Send, max_chunk: int = 1 << 20):
+    def __init__(self, send: Send, max_chunk: int = 1 << 20, max_buffer: int = 4 << 20):
         self._send = send
         self._max_chunk = max_chunk
+        self._max_buffer = max_buffer
+        self._size = 0  # characters in _buf
         self._buf: list[list] = []  # [name, parent, [texts], size]
         self._buf_lock = threading.Lock()
         self._send_lock = threading.Lock()
@@ -44,9 +49,12 @@ class StreamCoalescer:
                 last[3] += len(text)
             else:
                 self._buf.append([name, parent, [text], len(text)])
-            if last is not None:
-                return  # the flusher was woken when the buffer stopped being empty
-        self._wake.set()
+            self._size += len(text)
+            full = self._size > self._max_buffer
+        if full:
+            self.flush()
+        elif last is None:  # the flusher is woken when the buffer stops being empty
+            self._wake.set()
 
     def flush(self) -> None:
         """Send everything buffered, in order, before returning."""
@@ -54,9 +62,13 @@ class StreamCoalescer:
             if not self._buf:
                 return
             with self._buf_lock:
-                items, self._buf = self._buf, []
-            for name, parent, texts, _ in items:
-                self._send(name, "".join(texts), parent)
+                items, self._buf, self._size = self._buf, [], 0
+            step = self._max_chunk
+            for name, parent, texts, size in items:
+                text = "".join(texts)
+                # a huge write goes out in pieces too: each message is a bounded part of a queue
+                for i in range(0, size, step) if size > step else (0,):
+                    self._send(name, text[i:i + step] if size > step else text, parent)
 
     def _run(self) -> None:
         while not self._closed:
