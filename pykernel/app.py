@@ -8,6 +8,10 @@
 
 Config comes from `pykernel_config.py` / `.json` in the Jupyter config path, `--config FILE`, and
 `--Class.trait=value` on the command line, as with any traitlets application.
+
+Before anything is bound the connection is checked (transport.security_check): an empty key on an
+address other machines can reach is refused (exit status 2), weaker set-ups are warned about on
+stderr. README.md, Security, says why.
 """
 
 from __future__ import annotations
@@ -61,8 +65,8 @@ class KernelApp(Application):
     iopub_hwm = Integer(IOPUB_HWM, help="iopub messages queued for one subscriber before the "
                         "kernel waits for it (see pykernel/transport.py).").tag(config=True)
     iopub_stall_timeout = Float(IOPUB_STALL_TIMEOUT, help="Seconds output waits for an iopub "
-                                "subscriber that does not read before it is skipped (what it "
-                                "misses is counted, and told when it reads again)."
+                                "subscriber that does not read before it is skipped until it "
+                                "reads again (the request then ends with a notice on stderr)."
                                 ).tag(config=True)
 
     aliases = {

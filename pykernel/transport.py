@@ -234,7 +234,7 @@ class DropLog:
             now = time.monotonic()
             if self._logged_at is None:
                 self._logged_at = now
-                log.warning("bad message on %s: %s", channel, reason)
+                log.warning("dropped a message on %s: %s", channel, reason)
                 return
             self._untold += 1
             self._last = (channel, reason)
@@ -248,7 +248,7 @@ class DropLog:
 
     def _tell(self) -> None:
         if self._untold and self._last is not None:
-            log.warning("%d more bad messages; the last on %s: %s", self._untold, *self._last)
+            log.warning("dropped %d more messages; the last on %s: %s", self._untold, *self._last)
             self._untold = 0
 
 

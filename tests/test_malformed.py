@@ -87,5 +87,5 @@ def test_unattributable_messages_are_logged_once_with_a_count(tmp_path):
         km.shutdown_kernel(now=False)  # an orderly exit writes the count still owed
     lines = [line.split("] ", 1)[1] for line in err_path.read_text().splitlines()
              if line.startswith("[pykernel WARNING")]
-    assert lines == ["bad message on shell: invalid signature",
-                     "199 more bad messages; the last on shell: invalid signature"]
+    assert lines == ["dropped a message on shell: invalid signature",
+                     "dropped 199 more messages; the last on shell: invalid signature"]
