@@ -9,7 +9,8 @@ Theory of operation
 - Order: everything that leaves the buffer leaves under `_send_lock`, and the kernel calls `flush`
   before it publishes any other message or a reply, so stream text is never overtaken by display
   output, an error, a reply or `idle` that came after it.
-- Consecutive writes are merged only when they have the same stream name and the same parent.
+- Consecutive writes are merged only when they have the same stream name and the same parent, into
+  messages of about `max_chunk` characters at most; a longer write is cut into such pieces.
 - Bounded: once `max_buffer` characters wait (the flusher is held up, e.g. by a frontend that reads
   iopub slowly: see transport.py), `write` sends them itself, so the writer waits for the frontend
   instead of the buffer growing without limit.
@@ -39,6 +40,10 @@ class StreamCoalescer:
         self._thread = procs.start_internal_thread(self._run, "pykernel-streams")
 
     def write(self, name: str, text: str, parent: dict) -> None:
+        if len(text) > self._max_chunk:  # messages stay bounded parts of a subscriber's queue
+            for i in range(0, len(text), self._max_chunk):
+                self.write(name, text[i:i + self._max_chunk], parent)
+            return
         if not text:
             return
         with self._buf_lock:
@@ -63,12 +68,8 @@ class StreamCoalescer:
                 return
             with self._buf_lock:
                 items, self._buf, self._size = self._buf, [], 0
-            step = self._max_chunk
-            for name, parent, texts, size in items:
-                text = "".join(texts)
-                # a huge write goes out in pieces too: each message is a bounded part of a queue
-                for i in range(0, size, step) if size > step else (0,):
-                    self._send(name, text[i:i + step] if size > step else text, parent)
+            for name, parent, texts, _ in items:
+                self._send(name, "".join(texts), parent)
 
     def _run(self) -> None:
         while not self._closed:
