@@ -77,6 +77,17 @@ def test_wrapper_input_ends_when_the_asking_frontend_dies(kernel_dir):
         calc.close()
 
 
+def test_bash_read_ends_when_the_asking_frontend_dies(kernel_dir):
+    bash = WrapSession(kernel_dir, "bash")
+    try:
+        msg_id = ask_and_die(bash.km.connection_file, "read x; echo \"status $?\"")
+        # `read` saw the end of its input: the cell ends, and the next one runs
+        assert stdout_of(iopub_for(bash.kc, msg_id)) == "status 1\n"
+        assert bash.run("echo next").stdout == "next\n"
+    finally:
+        bash.close()
+
+
 # ---- bounded iopub ---------------------------------------------------------------------------------
 
 MIB = 1 << 20
