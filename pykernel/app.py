@@ -10,6 +10,10 @@ Anything else on the command line (a misspelt command, an unknown option or Clas
 with exit status 2, found before a socket is bound or a connection file written (see cli.py).
 Config comes from `pykernel_config.py` / `.json` in the Jupyter config path, `--config FILE`, and
 `--Class.trait=value` on the command line, as with any traitlets application.
+
+Before anything is bound the connection is checked (transport.security_check): an empty key on an
+address other machines can reach is refused (exit status 2), weaker set-ups are warned about on
+stderr. README.md, Security, says why.
 """
 
 from __future__ import annotations
@@ -20,13 +24,14 @@ import select
 import sys
 from typing import Sequence
 
-from traitlets import Bool, CaselessStrEnum, Integer, Unicode
+from traitlets import Bool, CaselessStrEnum, Float, Integer, Unicode
 from traitlets.config import Application
 
 from . import __version__
 from . import cli, kernelspec, procs
 from .kernelspec import user_data_dir
-from .transport import ConnectionInfo, Transport
+from .transport import (IOPUB_HWM, IOPUB_STALL_TIMEOUT, ConnectionInfo, Transport,
+                        security_check)
 from .wire import Session
 
 log = logging.getLogger("pykernel")
@@ -59,6 +64,12 @@ class KernelApp(Application):
     parent_pid = Integer(0, help="Exit when this process dies (default: $JPY_PARENT_PID)."
                          ).tag(config=True)
     watch_parent = Bool(True, help="Exit when the parent process dies.").tag(config=True)
+    iopub_hwm = Integer(IOPUB_HWM, help="iopub messages queued for one subscriber before the "
+                        "kernel waits for it (see pykernel/transport.py).").tag(config=True)
+    iopub_stall_timeout = Float(IOPUB_STALL_TIMEOUT, help="Seconds output waits for an iopub "
+                                "subscriber that does not read before it is skipped until it "
+                                "reads again (the request then ends with a notice on stderr)."
+                                ).tag(config=True)
 
     aliases = {
         "f": "KernelApp.connection_file",
@@ -92,8 +103,14 @@ class KernelApp(Application):
         self.update_config(cl_config)  # the command line wins over files
         self._setup_logging()
         info, wrote = self._connection_info()
+        refusal, warnings = security_check(info)
+        if refusal:
+            log.error("%s", refusal)
+            self.exit(2)
+        for text in warnings:
+            log.warning("%s", text)
         self.session = Session(info.key.encode(), info.signature_scheme)
-        self.transport_ = Transport(info, self.session)
+        self.transport_ = Transport(info, self.session, self.iopub_hwm, self.iopub_stall_timeout)
         if wrote:
             info.write(self.connection_file)
             print(f"To connect a client: --existing {self.connection_file}", file=sys.stderr)

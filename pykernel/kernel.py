@@ -65,6 +65,11 @@ current_request: contextvars.ContextVar["Request | None"] = contextvars.ContextV
     "pykernel_request", default=None)
 
 
+#: Told, before `idle`, to the frontends of a request during which one of them stopped reading
+STALL_NOTICE = ("[pykernel: a frontend stopped reading output; what was printed while it did not "
+                "read was not sent to it]\n")
+
+
 class BadRequest(Exception):
     """The content of a request has the wrong shape; answered with an error reply."""
 
@@ -246,7 +251,8 @@ class Kernel(Configurable):
             raise StdinNotAllowed("this frontend does not support input requests")
         frames = self.session.serialize("input_request", {"prompt": prompt, "password": password},
                                         parent=req.msg.header, identities=req.msg.identities)
-        reply = self.transport.stdin_exchange(frames, lambda m: m.msg_type == "input_reply")
+        reply = self.transport.stdin_exchange(frames, lambda m: m.msg_type == "input_reply",
+                                              req.msg.peer)
         value = reply.content.get("value", "")
         return value if isinstance(value, str) else str(value)
 
@@ -259,7 +265,10 @@ class Kernel(Configurable):
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s %s", channel, msg.msg_type, msg.msg_id)
         self.publish("status", {"execution_state": "busy"}, msg.header)
+        stalls = getattr(self.transport, "stalls", 0)
         try:
+            if msg.problem:  # signed, with a good header, but its content could not be read
+                raise BadRequest(msg.problem)
             handler = handlers.get(msg.msg_type)
             if handler is None:
                 log.warning("unknown message type %r on %s", msg.msg_type, channel)
@@ -278,6 +287,8 @@ class Kernel(Configurable):
                 req.reply(error_content(type(e).__name__, str(e),
                                         traceback.format_exception(e)))
         finally:
+            if getattr(self.transport, "stalls", 0) != stalls:  # see transport.py, Bounded iopub
+                self.stream("stderr", STALL_NOTICE, msg.header)
             self.publish("status", {"execution_state": "idle"}, msg.header)
             current_request.reset(token)
 

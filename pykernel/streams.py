@@ -9,7 +9,11 @@ Theory of operation
 - Order: everything that leaves the buffer leaves under `_send_lock`, and the kernel calls `flush`
   before it publishes any other message or a reply, so stream text is never overtaken by display
   output, an error, a reply or `idle` that came after it.
-- Consecutive writes are merged only when they have the same stream name and the same parent.
+- Consecutive writes are merged only when they have the same stream name and the same parent, into
+  messages of about `max_chunk` characters at most; a longer write is cut into such pieces.
+- Bounded: once `max_buffer` characters wait (the flusher is held up, e.g. by a frontend that reads
+  iopub slowly: see transport.py), `write` sends them itself, so the writer waits for the frontend
+  instead of the buffer growing without limit.
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ Send = Callable[[str, str, dict], None]
 
 
 class StreamCoalescer:
-    def __init__(self, send: Send, max_chunk: int = 1 << 20):
+    def __init__(self, send: Send, max_chunk: int = 1 << 20, max_buffer: int = 4 << 20):
         self._send = send
         self._max_chunk = max_chunk
+        self._max_buffer = max_buffer
+        self._size = 0  # characters in _buf
         self._buf: list[list] = []  # [name, parent, [texts], size]
         self._buf_lock = threading.Lock()
         self._send_lock = threading.Lock()
@@ -34,6 +40,10 @@ class StreamCoalescer:
         self._thread = procs.start_internal_thread(self._run, "pykernel-streams")
 
     def write(self, name: str, text: str, parent: dict) -> None:
+        if len(text) > self._max_chunk:  # messages stay bounded parts of a subscriber's queue
+            for i in range(0, len(text), self._max_chunk):
+                self.write(name, text[i:i + self._max_chunk], parent)
+            return
         if not text:
             return
         with self._buf_lock:
@@ -44,9 +54,12 @@ class StreamCoalescer:
                 last[3] += len(text)
             else:
                 self._buf.append([name, parent, [text], len(text)])
-            if last is not None:
-                return  # the flusher was woken when the buffer stopped being empty
-        self._wake.set()
+            self._size += len(text)
+            full = self._size > self._max_buffer
+        if full:
+            self.flush()
+        elif last is None:  # the flusher is woken when the buffer stops being empty
+            self._wake.set()
 
     def flush(self) -> None:
         """Send everything buffered, in order, before returning."""
@@ -54,7 +67,7 @@ class StreamCoalescer:
             if not self._buf:
                 return
             with self._buf_lock:
-                items, self._buf = self._buf, []
+                items, self._buf, self._size = self._buf, [], 0
             for name, parent, texts, _ in items:
                 self._send(name, "".join(texts), parent)
 

@@ -9,17 +9,51 @@ Theory of operation
   * iopub (XPUB): any thread publishes, under a lock; there is no publishing thread and no queue, so a
     message costs one `send` and no thread hop. Subscriptions are read under the same lock by whichever
     thread notices them (the control thread watches the socket's fd), and answered with `iopub_welcome`.
-  * stdin (ROUTER): used under a lock by the thread asking for input, for the whole exchange.
+  * stdin (ROUTER): used under a lock by the thread asking for input, for the whole exchange. The
+    wait ends with EOFError when the asking frontend's shell connection closes (a killed frontend
+    blocks no cell): see `stdin_exchange`. The shell socket's monitor socket (connections accepted
+    and closed) is read by the control thread.
   * heartbeat: its own zmq context and a C-level `zmq.proxy` echo in its own thread, so it answers
     while Python code holds the GIL.
   * `FdInbox` (STREAM): raw bytes written to file descriptors, used under its user's lock. See there.
 - This module never decodes a message beyond what the wire layer does and never decides what a message
-  means: it moves frames. The kernel core above it decides.
+  means: it moves frames. The kernel core above it decides. Bad messages are logged through
+  `DropLog`: the first at once, then a count, so a flood of them does not flood the log.
+- No ROUTER lets a second connection take over a routing identity in use (ROUTER_HANDOVER off).
+
+Bounded iopub
+- The problem: a subscriber that stops reading (a suspended laptop, a stuck proxy) while a cell
+  prints 100 MB made the kernel queue all of it for that subscriber, in the kernel's memory, when
+  the send high-water mark was 0 (no limit): +108 MiB of peak RSS measured.
+- What zmq offers: an XPUB at its SNDHWM (counted in messages, per subscriber) drops for that
+  subscriber, and the sender cannot tell; with XPUB_NODROP it refuses the whole message (EAGAIN)
+  while any subscriber's queue is full, and does not say whose. POLLOUT on an XPUB is always set, so
+  the only way to wait is a send with SNDTIMEO (libzmq wakes it when a queue drains).
+- What pykernel does: SNDHWM `iopub_hwm` (32) and XPUB_NODROP. A send that finds a queue full
+  waits, in slices of 50 ms with the lock let go in between, so output slows down to the pace of
+  the slowest subscriber that reads, and a subscriber that reads loses nothing. A queue that stays
+  full for `iopub_stall_timeout` (5 s) belongs to a subscriber that stalled: that one message is
+  sent without NODROP. zmq drops it for the full queue and, from then on, skips that queue without
+  waiting until its subscriber has read part of it (then it gets output again). Its queue is the
+  only one full at that moment: the others had the whole wait to drain theirs. `stalls` counts
+  these; the kernel core ends such a request with a notice on stderr (kernel.STALL_NOTICE), which
+  every subscriber that reads by then shows in the cell, the one that fell behind included.
+- The bound, measured (tests/test_transport.py: 100 MiB printed in 1 KiB lines, one subscriber that
+  never reads, one that reads): peak RSS +20 MiB with iopub_hwm 8, +36 MiB with 32, +111 MiB with
+  128 (everything fits in the queue before the stall is seen), +108 MiB with no limit. Stream
+  messages are at most 1 MiB (streams.py splits bigger text) and zmq keeps one copy of a message
+  for all the queues it is in, so a stalled subscriber holds at most about `iopub_hwm` MiB of
+  printed output. A rich display message is not split: a stalled subscriber may hold `iopub_hwm`
+  of them.
+- The price: while a queue is full every publisher waits, the control thread's busy/idle
+  included, for up to `iopub_stall_timeout` once per stall. Without a stalled subscriber the queues
+  do not fill: see bench/RESULTS.md for the flood and large-output figures.
 """
 
 from __future__ import annotations
 
 import fcntl
+import ipaddress
 import json
 import logging
 import os
@@ -27,9 +61,11 @@ import queue
 import secrets
 import select
 import socket
+import struct
 import tempfile
 import termios
 import threading
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Callable
@@ -37,7 +73,7 @@ from typing import Callable
 import zmq
 
 from . import procs
-from .wire import Message, ProtocolError, Session
+from .wire import MalformedMessage, Message, ProtocolError, Session
 
 log = logging.getLogger("pykernel")
 
@@ -45,15 +81,22 @@ PORT_NAMES = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port
 _MORE = int(zmq.SNDMORE)
 _NOBLOCK = int(zmq.NOBLOCK)
 _ZERO_COPY = 1 << 16  # below this, copying a frame is cheaper than tracking a zero-copy one
+_SHELL_EVENTS = zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED
+_WAIT_SLICE_MS = 50  # a publisher waiting for a full subscriber lets other threads in this often
+
+#: Defaults of the bounded iopub (KernelApp.iopub_hwm, .iopub_stall_timeout): see the docstring.
+IOPUB_HWM = 32
+IOPUB_STALL_TIMEOUT = 5.0
 
 
-def send_frames(sock: zmq.Socket, frames: list) -> None:
+def send_frames(sock: zmq.Socket, frames: list, first: int = 0) -> None:
     """send_multipart without its per-frame overhead (enum flag arithmetic, Frame objects for small
-    parts): about four times faster for the small messages that make up most kernel traffic."""
+    parts): about four times faster for the small messages that make up most kernel traffic.
+    `first` (NOBLOCK) applies to the first frame; zmq takes the rest of a message it accepted."""
     send = sock.send
     last = len(frames) - 1
     for i, f in enumerate(frames):
-        flags = _MORE if i < last else 0
+        flags = (_MORE if i < last else 0) | (first if i == 0 else 0)
         if len(f) < _ZERO_COPY:
             send(f, flags)
         else:
@@ -97,6 +140,7 @@ class ConnectionInfo:
         data = {k: v for k, v in asdict(self).items() if k != "extra" and v is not None}
         data.update(self.extra)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # also when the file existed: it holds the key
         with os.fdopen(fd, "w") as f:
             json.dump(data, f, indent=2)
 
@@ -105,6 +149,44 @@ class ConnectionInfo:
         if self.transport == "ipc":
             return f"ipc://{self.ip}-{port}"
         return f"tcp://{_bracket(self.ip)}:{port}"
+
+
+def is_loopback(info: ConnectionInfo) -> bool:
+    """Whether only this machine can reach the kernel's ports (ipc is a local file)."""
+    if info.transport == "ipc" or info.ip == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(info.ip.strip("[]")).is_loopback
+    except ValueError:  # a host name, "*", "": assume it may be reached from elsewhere
+        return False
+
+
+REFUSE_UNSIGNED = (
+    "refusing to start: the connection file's key is empty, so messages are not signed, and "
+    "{ip} can be reached from other machines: anyone who reaches its ports could run code. "
+    "Put a random key in the connection file (jupyter_client writes one), or bind a loopback "
+    "address (--ip=127.0.0.1).")
+WARN_UNSIGNED = (
+    "the connection file's key is empty: messages are not signed, and anyone on this machine "
+    "who can reach the kernel's ports can run code. Put a random key in the connection file.")
+WARN_PLAINTEXT = (
+    "{ip} can be reached from other machines, and without CurveZMQ keys in the connection file "
+    "(curve_publickey, curve_secretkey) the traffic is not encrypted: code, output and input, "
+    "passwords included, can be read on the network. Add Curve keys, or bind 127.0.0.1 and "
+    "connect through an SSH tunnel.")
+
+
+def security_check(info: ConnectionInfo) -> tuple[str | None, list[str]]:
+    """(why the kernel must not start with `info`, or None; warnings to log)."""
+    local = is_loopback(info)
+    if not info.key and not local:
+        return REFUSE_UNSIGNED.format(ip=info.ip), []
+    warnings = []
+    if not info.key:
+        warnings.append(WARN_UNSIGNED)
+    if not local and not info.curve_secretkey:
+        warnings.append(WARN_PLAINTEXT.format(ip=info.ip))
+    return None, warnings
 
 
 def _bracket(ip: str) -> str:
@@ -127,7 +209,47 @@ def _bind(sock: zmq.Socket, info: ConnectionInfo, port_name: str) -> None:
             while os.path.exists(f"{info.ip}-{port}"):
                 port += 1
             setattr(info, port_name, port)
-        sock.bind(info.url(port_name))
+        # Created 0600: on ipc, file permissions decide who may connect at all.
+        mask = os.umask(0o177)
+        try:
+            sock.bind(info.url(port_name))
+        finally:
+            os.umask(mask)
+
+
+class DropLog:
+    """Logs bad messages without letting a flood of them flood the log: the first at once, then
+    at most one line per `interval` seconds saying how many more came and the last reason (and
+    one at `flush`, for those still untold)."""
+
+    def __init__(self, interval: float = 10.0):
+        self.interval = interval
+        self._untold = 0
+        self._last: tuple[str, str] | None = None
+        self._logged_at: float | None = None
+        self._lock = threading.Lock()
+
+    def note(self, channel: str, reason: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if self._logged_at is None:
+                self._logged_at = now
+                log.warning("dropped a message on %s: %s", channel, reason)
+                return
+            self._untold += 1
+            self._last = (channel, reason)
+            if now - self._logged_at >= self.interval:
+                self._logged_at = now
+                self._tell()
+
+    def flush(self) -> None:
+        with self._lock:
+            self._tell()
+
+    def _tell(self) -> None:
+        if self._untold and self._last is not None:
+            log.warning("dropped %d more messages; the last on %s: %s", self._untold, *self._last)
+            self._untold = 0
 
 
 class Wakeup:
@@ -155,14 +277,22 @@ class Wakeup:
 class Transport:
     """Binds the kernel's sockets and moves frames. Messages in, messages out; nothing more."""
 
-    def __init__(self, info: ConnectionInfo, session: Session):
+    def __init__(self, info: ConnectionInfo, session: Session, iopub_hwm: int = IOPUB_HWM,
+                 iopub_stall_timeout: float = IOPUB_STALL_TIMEOUT):
         self.info = info
         self.session = session
+        self.iopub_hwm = iopub_hwm
+        self.iopub_stall_timeout = iopub_stall_timeout
+        self.stalls = 0  # iopub subscribers found stalled (see publish); the kernel tells them
+        self.drops = DropLog()
         self.ctx = zmq.Context()
         self.shell = self._socket(zmq.ROUTER, "shell_port")
         self.control = self._socket(zmq.ROUTER, "control_port")
         self.stdin = self._socket(zmq.ROUTER, "stdin_port")
         self.stdin.router_mandatory = True  # asking a frontend that is gone fails at once
+        # ... and one that goes while asked is seen going: see `stdin_exchange`
+        self._shell_events = self.shell.get_monitor_socket(_SHELL_EVENTS)
+        self._gone: set[int] = set()  # shell connections (fds) closed since they were accepted
         self.iopub = self._socket(zmq.XPUB, "iopub_port", verbose=True)
         self._iopub_lock = threading.Lock()
         self._stdin_lock = threading.Lock()
@@ -181,10 +311,12 @@ class Transport:
         sock.linger = 1000
         if kind == zmq.XPUB:
             sock.xpub_verbose = verbose  # a welcome for every subscriber, not only the first
-            # A slow subscriber must not make us drop output: see `publish`.
-            sock.sndhwm = 0
-        if kind == zmq.ROUTER:
-            sock.router_handover = True  # a reconnecting frontend with the same identity takes over
+            # Bounded queues that make the sender wait instead of dropping: see `publish`.
+            sock.sndhwm = self.iopub_hwm
+            sock.xpub_nodrop = True
+            sock.sndtimeo = _WAIT_SLICE_MS
+        # ROUTER_HANDOVER stays off: a second connection with a routing identity that is in use
+        # (iopub shows every frontend's) is ignored instead of taking its messages over.
         if self.info.curve_secretkey:
             sock.curve_server = True
             sock.curve_secretkey = self.info.curve_secretkey.encode("ascii")
@@ -203,11 +335,16 @@ class Transport:
     # ---- receiving -------------------------------------------------------------------------------
 
     def decode(self, frames: list, channel: str) -> Message | None:
-        """Decode, or log and drop. Never raises for a peer's bad bytes."""
+        """Decode, or log and drop. Never raises for a peer's bad bytes. A signed message with a
+        good header and bad content comes back with `problem` set, for the kernel to answer."""
         try:
             return self.session.deserialize(frames)
+        except MalformedMessage as e:
+            self.drops.note(channel, str(e))
+            e.message.problem = str(e)
+            return e.message
         except ProtocolError as e:
-            log.warning("dropped a message on %s: %s", channel, e)
+            self.drops.note(channel, str(e))
             return None
 
     def claim_shell(self) -> None:
@@ -232,7 +369,7 @@ class Transport:
                 return None
             out = []
             while shell.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-                msg = self.decode(shell.recv_multipart(), "shell")
+                msg = self._recv_shell(0)
                 if msg is not None:
                     out.append(msg)
             return out
@@ -244,12 +381,22 @@ class Transport:
         out = []
         while True:
             try:
-                frames = self.shell.recv_multipart(zmq.NOBLOCK)
+                msg = self._recv_shell(_NOBLOCK)
             except zmq.Again:
                 return out
-            msg = self.decode(frames, "shell")
             if msg is not None:
                 out.append(msg)
+
+    def _recv_shell(self, flags: int) -> Message | None:
+        """One shell message, with `peer` set to the connection (fd) it came on."""
+        first = self.shell.recv(flags, copy=False)
+        frames = [first.bytes]
+        while self.shell.getsockopt(zmq.RCVMORE):
+            frames.append(self.shell.recv())
+        msg = self.decode(frames, "shell")
+        if msg is not None:
+            msg.peer = first.get(zmq.SRCFD)
+        return msg
 
     # ---- sending ---------------------------------------------------------------------------------
 
@@ -273,13 +420,43 @@ class Transport:
         send_frames(self.control, frames)
 
     def publish(self, frames: list) -> None:
-        """Publish on iopub from any thread. The send high-water mark is unlimited, so a subscriber
-        that reads slowly makes the kernel buffer rather than drop; the kernel's stream coalescing
-        keeps the number of messages (and so that buffer) small."""
-        with self._iopub_lock:
+        """Publish on iopub from any thread. Waits while a subscriber's queue is full, at most
+        `iopub_stall_timeout` seconds: see the module's docstring, "Bounded iopub"."""
+        deadline = None
+        while True:
+            with self._iopub_lock:
+                late = deadline is not None and time.monotonic() >= deadline
+                if self._send_iopub(frames, late):
+                    if self.iopub.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                        self._read_subscriptions()
+                    return
+            # Nothing of the message was sent: other threads may use the socket meanwhile.
+            if deadline is None:
+                deadline = time.monotonic() + self.iopub_stall_timeout
+
+    def _send_iopub(self, frames: list, late: bool) -> bool:
+        """One attempt, with the iopub lock held. False: a subscriber's queue stayed full for one
+        slice of the wait, and nothing was sent."""
+        try:
+            send_frames(self.iopub, frames)  # waits for at most one slice (SNDTIMEO)
+            return True
+        except zmq.Again:
+            if not late:
+                return False
+        log.warning("an iopub subscriber has read nothing for %.1f s; it misses output until it "
+                    "reads again", self.iopub_stall_timeout)
+        self._send_lossy(frames)
+        self.stalls += 1
+        return True
+
+    def _send_lossy(self, frames: list) -> None:
+        """Send to every subscriber with room. zmq drops the message for a full queue and skips
+        that queue from then on, with no wait, until its subscriber has read some of it."""
+        self.iopub.xpub_nodrop = False
+        try:
             send_frames(self.iopub, frames)
-            if self.iopub.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-                self._read_subscriptions()
+        finally:
+            self.iopub.xpub_nodrop = True
 
     def _read_subscriptions(self) -> None:
         # called with the iopub lock held
@@ -291,7 +468,10 @@ class Transport:
             if event[:1] == b"\x01":
                 topic = event[1:].decode("utf-8", "replace")
                 frames = self.session.serialize("iopub_welcome", {"subscription": topic})
-                send_frames(self.iopub, frames)
+                try:
+                    send_frames(self.iopub, frames, _NOBLOCK)
+                except zmq.Again:  # someone else's queue is full; the new subscriber's is not
+                    self._send_lossy(frames)
 
     def check_subscriptions(self) -> None:
         with self._iopub_lock:
@@ -301,17 +481,22 @@ class Transport:
     # ---- control ---------------------------------------------------------------------------------
 
     def control_poller(self) -> Callable[[int | None], list[Message] | None]:
-        """A receive function for the control thread; also answers iopub subscriptions."""
+        """A receive function for the control thread; also answers iopub subscriptions and keeps
+        track of closed shell connections."""
         poller = zmq.Poller()
         poller.register(self.control, zmq.POLLIN)
         poller.register(self._iopub_fd, zmq.POLLIN)
         poller.register(self.control_wakeup.r, zmq.POLLIN)
+        poller.register(self._shell_events, zmq.POLLIN)
         control, wake_fd, iopub_fd = self.control, self.control_wakeup.r, self._iopub_fd
+        shell_events = self._shell_events
 
         def poll(timeout: int | None = None) -> list[Message] | None:
             events = dict(poller.poll(timeout))
             if iopub_fd in events:
                 self.check_subscriptions()
+            if shell_events in events:
+                self._note_shell_events()
             if wake_fd in events:
                 self.control_wakeup.clear()
             out = []
@@ -325,10 +510,30 @@ class Transport:
 
     # ---- stdin -----------------------------------------------------------------------------------
 
-    def stdin_exchange(self, frames: list, accept: Callable[[Message], bool]) -> Message:
+    def _note_shell_events(self) -> None:
+        # control thread: the monitor socket is read here only
+        while True:
+            try:
+                event = self._shell_events.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            kind, fd = struct.unpack("=HI", event[0][:6])
+            if kind == zmq.EVENT_ACCEPTED:
+                self._gone.discard(fd)
+            elif kind == zmq.EVENT_DISCONNECTED:
+                self._gone.add(fd)
+
+    def stdin_exchange(self, frames: list, accept: Callable[[Message], bool],
+                       peer: int = -1) -> Message:
         """Send an input_request and wait for the reply `accept` takes. Interruptible: the wait is a
         poll with a timeout, so a KeyboardInterrupt raised by a signal handler comes through.
-        Raises EOFError when the frontend's stdin socket is not connected."""
+        Raises EOFError when the frontend's stdin socket is not connected, or when its shell
+        connection `peer` (the request's) closes during the wait: the frontend is gone.
+
+        Why the shell connection: zmq tells which connection a message came on (its fd) and when a
+        connection closes (a monitor event with the fd), but not which routing identity a closed
+        connection had; ROUTER_NOTIFY, which would, is a draft API that released libzmq builds
+        lack. A frontend that dies closes all its connections, shell and stdin alike."""
         with self._stdin_lock:
             # Replies to a request that was abandoned (interrupted) are stale: drop them.
             while True:
@@ -344,14 +549,19 @@ class Transport:
                 raise EOFError("the frontend that asked for input is no longer connected") from None
             while True:
                 if not self.stdin.poll(100):
+                    if peer in self._gone:
+                        raise EOFError("the frontend that asked for input has disconnected")
                     continue
                 msg = self.decode(self.stdin.recv_multipart(), "stdin")
-                if msg is not None and accept(msg):
+                if msg is not None and not msg.problem and accept(msg):
                     return msg
 
     # ---- teardown --------------------------------------------------------------------------------
 
     def close(self) -> None:
+        self.drops.flush()
+        self.shell.disable_monitor()
+        self._shell_events.close(linger=0)
         for sock in (self.shell, self.control, self.stdin):
             sock.close(linger=0)
         with self._iopub_lock:

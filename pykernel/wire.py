@@ -9,6 +9,8 @@ Rules of this module:
   in constant time, and rejects a signature it has already accepted (replay), keeping a bounded history.
 - Anything wrong with bytes that came from a peer raises `ProtocolError` and nothing else: callers drop
   the message, log it, and carry on. Misuse of this module by our own code raises ordinary exceptions.
+  When the signature and header are good but another part is not, the subclass `MalformedMessage`
+  carries what was read, so that the request can still get an error reply.
 - `Session.serialize` never fails on content a language hands it: values JSON cannot hold (datetimes,
   bytes, NaN, numpy scalars, lone surrogates) are converted, not raised.
 """
@@ -39,6 +41,15 @@ class ProtocolError(Exception):
     """A peer sent bytes that are not a valid, correctly signed Jupyter message."""
 
 
+class MalformedMessage(ProtocolError):
+    """A correctly signed message whose header is fine but whose other parts are not: it can be
+    answered (`message` holds the header and identities, and empty dicts for the bad parts)."""
+
+    def __init__(self, reason: str, message: "Message"):
+        super().__init__(reason)
+        self.message = message
+
+
 @dataclass(slots=True)
 class Message:
     """One decoded message. `identities` are the zmq routing frames it arrived with."""
@@ -49,6 +60,10 @@ class Message:
     content: dict
     buffers: list = field(default_factory=list)
     identities: list = field(default_factory=list)
+    #: set when the message could not be read whole (see MalformedMessage): answer with an error
+    problem: str = ""
+    #: the transport's handle of the connection the message came on (-1: unknown)
+    peer: int = -1
 
     @property
     def msg_type(self) -> str:
@@ -118,7 +133,11 @@ def dumps(obj: Any) -> bytes:
 def _loads_dict(frame: bytes, what: str) -> dict:
     try:
         value = json.loads(frame)
-    except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
+    except UnicodeDecodeError as e:
+        raise ProtocolError(f"{what} is not valid UTF-8 ({e.reason} at byte {e.start})") from None
+    except RecursionError:
+        raise ProtocolError(f"{what} is nested too deeply to parse") from None
+    except ValueError as e:
         raise ProtocolError(f"{what} is not JSON: {e}") from None
     if not isinstance(value, dict):
         raise ProtocolError(f"{what} is a JSON {type(value).__name__}, not an object")
@@ -231,6 +250,11 @@ class Session:
         subshell = header.get("subshell_id")
         if subshell is not None and not isinstance(subshell, str):
             raise ProtocolError("header subshell_id is not a string")
-        return Message(header, _loads_dict(parts[1], "parent_header"),
-                       _loads_dict(parts[2], "metadata"), _loads_dict(parts[3], "content"),
-                       list(frames[i + 6:]), list(frames[:i]))
+        msg = Message(header, {}, {}, {}, list(frames[i + 6:]), list(frames[:i]))
+        try:
+            msg.parent_header = _loads_dict(parts[1], "parent_header")
+            msg.metadata = _loads_dict(parts[2], "metadata")
+            msg.content = _loads_dict(parts[3], "content")
+        except ProtocolError as e:
+            raise MalformedMessage(f"{msg_type}: {e}", msg) from None
+        return msg

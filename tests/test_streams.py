@@ -89,3 +89,43 @@ def test_streams_and_parents_are_never_merged():
         assert runs == [["stdout", a, "1"], ["stderr", a, "2"], ["stderr", b, "34"]]
     finally:
         streams.close()
+
+
+def test_big_text_goes_out_in_messages_of_at_most_max_chunk():
+    sink = Sink()
+    streams = StreamCoalescer(sink.send, max_chunk=1000)
+    try:
+        streams.write("stdout", "x" * 2500, {})
+        streams.flush()
+        assert [len(t) for _, t, _ in sink.messages] == [1000, 1000, 500]
+    finally:
+        streams.close()
+
+
+def test_the_buffer_is_bounded_the_writer_sends_when_it_is_full():
+    # a flusher that cannot keep up (held up by a slow frontend) must not let the buffer grow:
+    # here it is stuck in its first send until the writer has filled the buffer
+    written = [0]
+    cond = threading.Condition()
+    sink = Sink()
+
+    def slow_send(name, text, parent):
+        if threading.current_thread().name == "pykernel-streams":
+            with cond:
+                assert cond.wait_for(lambda: written[0] >= 100, WAIT)
+        sink.send(name, text, parent)
+
+    streams = StreamCoalescer(slow_send, max_chunk=100, max_buffer=1000)
+    sizes = []
+    try:
+        for _ in range(300):
+            streams.write("stdout", "y" * 10, {})
+            sizes.append(streams._size)
+            with cond:
+                written[0] += 1
+                cond.notify_all()
+        streams.flush()
+        assert sink.text() == "y" * 3000
+        assert max(sizes) <= 1000
+    finally:
+        streams.close()

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pykernel.wire import DELIMITER, Message, ProtocolError, Session, Signer, dumps
+from pykernel.wire import MalformedMessage, DELIMITER, Message, ProtocolError, Session, Signer, dumps
 
 KEY = b"secret-key"
 
@@ -107,10 +107,12 @@ def test_replay_history_is_bounded():
     ([b"a", b"b"], "delimiter"),
     ([DELIMITER, b"", b"{}", b"{}"], "frames after"),
     ([DELIMITER, b"", b"[]", b"{}", b"{}", b"{}"], "header is a JSON list"),
-    ([DELIMITER, b"", b"\xff", b"{}", b"{}", b"{}"], "header is not JSON"),
+    ([DELIMITER, b"", b"\xff", b"{}", b"{}", b"{}"], "header is not valid UTF-8"),
+    ([DELIMITER, b"", b"{", b"{}", b"{}", b"{}"], "header is not JSON"),
     ([DELIMITER, b"", b"{}", b"{}", b"{}", b"{}"], "no msg_type"),
     ([DELIMITER, b"", b'{"msg_type": "x", "subshell_id": 3}', b"{}", b"{}", b"{}"], "subshell_id"),
-    ([DELIMITER, b"", b'{"msg_type": "x"}', b"{}", b"{}", b"[" * 100000], "content is not JSON"),
+    ([DELIMITER, b"", b'{"msg_type": "x"}', b"{}", b"{}", b"[" * 100000],
+     "content is nested too deeply to parse"),
 ])
 def test_malformed_frames(frames, match):
     with pytest.raises(ProtocolError, match=match):
@@ -160,3 +162,21 @@ def test_mutated_frames_raise_only_protocol_error(index, junk, keyed):
         return
     assert isinstance(msg, Message)
     assert not keyed or index % len(frames) == 0  # with a key only the routing frame may change
+
+
+@pytest.mark.parametrize("part, data, reason", [
+    (3, b"[]", "x_request: parent_header is a JSON list, not an object"),
+    (4, b"1", "x_request: metadata is a JSON int, not an object"),
+    (5, b'{"a": "\xe9"}', "x_request: content is not valid UTF-8 (invalid continuation byte at byte 7)"),
+    (5, b"[" * 100000, "x_request: content is nested too deeply to parse"),
+])
+def test_a_good_header_with_bad_parts_can_be_answered(part, data, reason):
+    s = Session(b"key")
+    frames = s.serialize("x_request", {}, identities=[b"peer"])
+    frames[part + 1] = data
+    frames[2] = s.signer.sign(frames[3:7])
+    with pytest.raises(MalformedMessage) as e:
+        s.deserialize(frames)
+    assert str(e.value) == reason
+    msg = e.value.message
+    assert msg.msg_type == "x_request" and msg.identities == [b"peer"]
