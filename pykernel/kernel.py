@@ -288,7 +288,7 @@ class Kernel(Configurable):
                                         traceback.format_exception(e)))
         finally:
             if getattr(self.transport, "stalls", 0) != stalls:  # see transport.py, Bounded iopub
-                self.stream("stderr", STALL_NOTICE, msg.header)
+                self.publish_stream("stderr", STALL_NOTICE, msg.header)
             self.publish("status", {"execution_state": "idle"}, msg.header)
             current_request.reset(token)
 

@@ -208,7 +208,7 @@ class ProcessREPL:
         text = None
         try:
             text = None if ask is None else ask(prompt, password)
-        except (KeyboardInterrupt, StdinNotAllowed):
+        except (KeyboardInterrupt, StdinNotAllowed, EOFError):  # EOFError: the frontend left
             pass
         except Exception:
             log.exception("asking for input failed")
