@@ -16,11 +16,13 @@ TIMEOUT = 20
 
 
 @contextlib.contextmanager
-def running_kernel(name: str, extra_arguments: list | None = None,
+def running_kernel(name: str, extra_arguments: list | None = None, env: dict | None = None,
                    **km_kwargs) -> Iterator[tuple[KernelManager, BlockingKernelClient]]:
-    """Start kernel `name`, yield (manager, ready client), shut it down afterwards."""
+    """Start kernel `name` (with `env` added to the environment), yield (manager, ready client),
+    shut it down afterwards."""
     km = KernelManager(kernel_name=name, context=zmq.Context.instance(), **km_kwargs)
-    km.start_kernel(extra_arguments=extra_arguments or [])
+    km.start_kernel(extra_arguments=extra_arguments or [],
+                    **({"env": {**os.environ, **env}} if env else {}))
     kc = km.client()
     kc.start_channels()
     try:
