@@ -27,9 +27,10 @@ Design: pykernel answers to the name `ipykernel` itself.
   several MB and tens of ms at every start, and is absent where ipykernel is not installed);
   renaming pykernel's classes only (tqdm's and the comm users' imports would still fail).
 
-Cost at start-up: `ipykernel` and `ipykernel.zmqshell` are imported (tqdm looks in sys.modules,
-before anyone could ask), but they import nothing that is not loaded already. The real ipykernel is
-never looked for until code imports a submodule pykernel does not provide.
+Cost at start-up: this module, `ipykernel` and `ipykernel.zmqshell` are imported (tqdm looks in
+sys.modules, before anyone could ask), and nothing else: they import only what is loaded already
+(not even importlib.abc, which brings importlib.resources). The real ipykernel is never looked for
+until code imports a submodule pykernel does not provide.
 
 Habits kept from ipykernel
 - `breakpoint()` and `pdb.set_trace()` start IPython's debugger (`ipdb>`, colours) in its
@@ -40,7 +41,6 @@ Habits kept from ipykernel
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import logging
@@ -81,7 +81,8 @@ def install(kernel: Any) -> type:
     return ZMQInteractiveShell
 
 
-class IpykernelFinder(importlib.abc.MetaPathFinder):
+# Plain classes, not importlib.abc's: that module loads importlib.resources, at every start.
+class IpykernelFinder:
     """Finds `ipykernel` (pykernel's) and its submodules (pykernel's, else the real package's);
     patches `pdb` once it is loaded."""
 
@@ -129,7 +130,7 @@ def _ours(path: Any) -> bool:
     return bool(path) and all(os.path.abspath(p).startswith(API_DIR) for p in path)
 
 
-class _ThenPatchPdb(importlib.abc.Loader):
+class _ThenPatchPdb:
     """A module's own loader, followed by `_patch_pdb`; everything else is the original's."""
 
     def __init__(self, loader: Any):

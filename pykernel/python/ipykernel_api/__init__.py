@@ -13,9 +13,9 @@ Any other submodule (`ipykernel.jsonutil`, `ipykernel.kernelbase`, ...) is the r
 that is installed, and missing when it is not.
 """
 
-from pykernel.wire import PROTOCOL_VERSION
+from typing import Any
 
-from .connect import get_connection_file, get_connection_info
+from pykernel.wire import PROTOCOL_VERSION
 
 #: The ipykernel API level these modules follow. Libraries compare it (ipywidgets uses the `comm`
 #: package's comms from 6.18 on), so it is ipykernel's numbering, not pykernel's.
@@ -27,3 +27,13 @@ implementation = "pykernel"
 
 __all__ = ["get_connection_file", "get_connection_info", "version_info", "__version__",
            "kernel_protocol_version"]
+
+
+def __getattr__(name: str) -> Any:
+    # ipykernel's own names from `connect`, loaded when first used: this package is imported at
+    # every kernel start
+    if name in ("get_connection_file", "get_connection_info"):
+        from . import connect
+
+        return getattr(connect, name)
+    raise AttributeError(f"module 'ipykernel' has no attribute {name!r}")
