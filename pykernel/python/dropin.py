@@ -227,7 +227,10 @@ class KernelAPI:
 
     @property
     def iopub_socket(self) -> _IOPub:
-        return _IOPub(self)
+        iopub = self.__dict__.get("_iopub_api")
+        if iopub is None:
+            iopub = self.__dict__["_iopub_api"] = _IOPub(self)
+        return iopub
 
     def get_parent(self, channel: str | None = None) -> dict:
         """The request being handled in this context, as a message dict; outside any request, the
