@@ -294,3 +294,37 @@ def test_a_refused_gui_backend_leaves_matplotlib_as_it_was(fresh_pykernel):
     assert stdout_of(out) == "module://matplotlib_inline.backend_inline\nNone\n"
     shown = run_ok(kc, "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()")
     assert any("image/png" in m["content"]["data"] for m in of_type(shown, "display_data"))
+
+
+def test_exit_under_a_restarting_manager_gives_a_fresh_kernel():
+    """JupyterLab's side: jupyter-server's kernel manager restarts a kernel whose process ended."""
+    import asyncio
+
+    from jupyter_client.ioloop import AsyncIOLoopKernelManager
+
+    async def scenario() -> str:
+        km = AsyncIOLoopKernelManager(kernel_name="pykernel")
+        await km.start_kernel()
+        restarted = asyncio.Event()
+        km.add_restart_callback(restarted.set, "restart")
+        km.start_restarter()
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=30)
+            await kc.execute_interactive("x = 1\nexit()", timeout=30)
+            await asyncio.wait_for(restarted.wait(), 30)
+            kc.stop_channels()
+            kc = km.client()
+            kc.start_channels()
+            await kc.wait_for_ready(timeout=30)
+            out: list[str] = []
+            await kc.execute_interactive("print('x' in dir())", timeout=30, output_hook=lambda m: (
+                m["msg_type"] == "stream" and out.append(m["content"]["text"])))
+            return "".join(out)
+        finally:
+            kc.stop_channels()
+            km.stop_restarter()
+            await km.shutdown_kernel(now=True)
+
+    assert asyncio.run(scenario()) == "False\n"
