@@ -233,6 +233,40 @@ class Session:
             frames.extend(buffers)
         return frames
 
+    # ---- jupyter_client's Session API, for code written against it (get_ipython().kernel.session)
+
+    @property
+    def session(self) -> str:
+        """The session id, by the name jupyter_client gives it."""
+        return self.session_id
+
+    def send(self, stream: Any, msg_or_type: dict | str, content: dict | None = None,
+             parent: dict | None = None, ident: bytes | Sequence[bytes] | None = None,
+             buffers: Sequence | None = None, track: bool = False, header: dict | None = None,
+             metadata: dict | None = None) -> dict:
+        """As jupyter_client's `Session.send`: build a message and hand its frames to
+        `stream.send_multipart`. `msg_or_type` is a type or a whole message dict; `parent` a
+        message dict or a bare header. Returns the message as a dict (`track` is not supported)."""
+        if isinstance(msg_or_type, dict):
+            msg = msg_or_type
+            header = msg["header"]
+            msg_type = header["msg_type"]
+            content = msg.get("content") if content is None else content
+            metadata = msg.get("metadata") if metadata is None else metadata
+            parent = msg.get("parent_header") if parent is None else parent
+        else:
+            msg_type = msg_or_type
+        if parent and isinstance(parent.get("header"), dict):
+            parent = parent["header"]
+        parent = parent or {}
+        header = header or self.header(msg_type, parent.get("subshell_id"))
+        identities = [ident] if isinstance(ident, bytes) else list(ident or ())
+        stream.send_multipart(self.serialize(msg_type, content or {}, parent, metadata, buffers,
+                                             identities, header))
+        return {"header": header, "parent_header": parent, "metadata": metadata or {},
+                "content": content or {}, "buffers": list(buffers or ()),
+                "msg_id": header["msg_id"], "msg_type": msg_type}
+
     def deserialize(self, frames: Sequence[bytes]) -> Message:
         """Verify and decode a received frame list. Raises ProtocolError for anything malformed."""
         try:

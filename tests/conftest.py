@@ -17,7 +17,7 @@ import pytest
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 
-#: name -> (argv before "-f {connection_file}", kernelspec extras)
+#: name -> (argv before "-f {connection_file}", kernelspec extras; "pythonpath": folders to put first)
 KERNELSPECS = {
     "echo": ([sys.executable, str(TESTS / "echo_kernel.py")], {"language": "echo"}),
     "echo-message": ([sys.executable, str(TESTS / "echo_kernel.py")],
@@ -27,6 +27,10 @@ KERNELSPECS = {
     "pykernel": ([sys.executable, "-m", "pykernel"],
                  {"language": "python", "metadata": {"debugger": True,
                                                      "supported_encryption": ["curve"]}}),
+    # as if ipykernel were not installed (it is, in the test environment: jupyter_console needs it)
+    "pykernel-without-ipykernel": ([sys.executable, "-m", "pykernel"],
+                                   {"language": "python",
+                                    "pythonpath": [str(TESTS / "without_ipykernel")]}),
     "pykernel-message": ([sys.executable, "-m", "pykernel"],
                          {"language": "python", "interrupt_mode": "message"}),
     "calc": ([sys.executable, str(TESTS / "calc_kernel.py")], {"language": "calc"}),
@@ -44,7 +48,10 @@ KERNELSPECS = {
 def write_kernelspecs(root: Path) -> None:
     env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     for name, (argv, extra) in KERNELSPECS.items():
-        spec = {"argv": [*argv, "-f", "{connection_file}"], "display_name": name, "env": env,
+        extra = dict(extra)
+        paths = extra.pop("pythonpath", [])  # folders before the others on the kernel's path
+        own_env = {"PYTHONPATH": os.pathsep.join([*paths, env["PYTHONPATH"]])}
+        spec = {"argv": [*argv, "-f", "{connection_file}"], "display_name": name, "env": own_env,
                 "language": "python", **extra}
         d = root / "kernels" / name
         d.mkdir(parents=True, exist_ok=True)

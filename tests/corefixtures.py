@@ -53,12 +53,13 @@ def endpoint(info: dict, channel: str) -> str:
 
 
 @contextlib.contextmanager
-def running_kernel(name: str, extra_arguments: list | None = None,
+def running_kernel(name: str, extra_arguments: list | None = None, env: dict | None = None,
                    **km_kwargs) -> Iterator[tuple[KernelManager, BlockingKernelClient]]:
-    """Start kernel `name` (ipc unless told otherwise, see `kernel_manager`), yield (manager, ready
-    client), shut it down afterwards."""
+    """Start kernel `name` (ipc unless told otherwise, see `kernel_manager`; with `env` added to the
+    environment), yield (manager, ready client), shut it down afterwards."""
     km = kernel_manager(name, **km_kwargs)
-    km.start_kernel(extra_arguments=extra_arguments or [])
+    km.start_kernel(extra_arguments=extra_arguments or [],
+                    **({"env": {**os.environ, **env}} if env else {}))
     kc = km.client()
     kc.start_channels()
     try:

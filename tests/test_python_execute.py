@@ -200,17 +200,17 @@ def test_exit_keep_kernel_asks_the_frontend_only(kc):
     assert run_ok(kc, "'still here'")
 
 
-def test_exit_asks_the_frontend_which_ends_the_kernel(fresh_pykernel):
-    km, kc = fresh_pykernel
-    pid = km.provisioner.process.pid
-    reply, msgs = execute(kc, "exit")
-    assert reply["content"]["payload"] == [{"source": "ask_exit", "keepkernel": False}]
-    assert msgs[-1]["content"]["execution_state"] == "idle"
-    # The frontend decides: until it asks for a shutdown the kernel keeps answering.
-    assert run_ok(kc, "'still here'")
-    shutdown = send(kc, "control", "shutdown_request", {"restart": False})
-    assert reply_for(kc, shutdown, channel="control")["content"]["status"] == "ok"
-    assert wait_pid_exit(pid)
+def test_exit_asks_the_frontend_whose_shutdown_request_ends_the_kernel():
+    """jupyter console's way: it reads the `ask_exit` payload and sends shutdown_request, which is
+    answered (the kernel would wait a minute here before ending by itself)."""
+    with running_kernel("pykernel", ["--PythonKernel.exit_wait=60"]) as (km, kc):
+        pid = km.provisioner.process.pid
+        reply, msgs = execute(kc, "exit")
+        assert reply["content"]["payload"] == [{"source": "ask_exit", "keepkernel": False}]
+        assert msgs[-1]["content"]["execution_state"] == "idle"
+        shutdown = send(kc, "control", "shutdown_request", {"restart": False})
+        assert reply_for(kc, shutdown, channel="control")["content"]["status"] == "ok"
+        assert wait_pid_exit(pid)
 
 
 def test_interrupt_stops_a_running_cell(fresh_pykernel):

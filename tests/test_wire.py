@@ -180,3 +180,40 @@ def test_a_good_header_with_bad_parts_can_be_answered(part, data, reason):
     assert str(e.value) == reason
     msg = e.value.message
     assert msg.msg_type == "x_request" and msg.identities == [b"peer"]
+
+
+class _Stream:
+    """Anything with send_multipart, as jupyter_client's Session.send expects of its stream."""
+
+    def __init__(self):
+        self.sent: list[list] = []
+
+    def send_multipart(self, frames, *args, **kwargs):
+        self.sent.append(list(frames))
+
+
+def test_send_as_jupyter_client_names_it():
+    session, stream = Session(b"k"), _Stream()
+    parent = {"header": session.header("execute_request", "sub-1"), "content": {}}
+    msg = session.send(stream, "display_data", {"data": {}}, parent=parent, ident=b"topic",
+                       buffers=[b"raw"], metadata={"m": 1})
+    [frames] = stream.sent
+    assert frames[0] == b"topic"
+    got = Session(b"k").deserialize(frames)
+    assert got.msg_type == "display_data" and got.content == {"data": {}}
+    assert got.parent_header == parent["header"]  # a message dict's header is the parent
+    assert got.header["subshell_id"] == "sub-1" and got.metadata == {"m": 1}
+    assert [bytes(b) for b in got.buffers] == [b"raw"]
+    assert msg["msg_id"] == got.msg_id and msg["header"] == got.header
+    assert session.session == session.session_id
+
+
+def test_send_takes_a_whole_message_and_a_bare_parent_header():
+    session, stream = Session(b"k"), _Stream()
+    parent_header = session.header("execute_request")
+    whole = {"header": session.header("stream"), "content": {"name": "stdout", "text": "x"},
+             "metadata": {}, "parent_header": parent_header}
+    session.send(stream, whole)
+    got = Session(b"k").deserialize(stream.sent[0])
+    assert got.header == whole["header"] and got.content == whole["content"]
+    assert got.parent_header == parent_header

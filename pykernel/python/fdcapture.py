@@ -21,7 +21,7 @@ Theory of operation
   pipe itself, and says so in its log.
 - The kernel's own log must not go into the capture (it would be published, or loop): log
   handlers writing to fd 2 are re-pointed at a copy of the original fd, and sys.__stdout__ /
-  sys.__stderr__ become the originals.
+  sys.__stderr__ become the originals (until the kernel makes them its streams: kernel.py).
 - Everything that reads the inbox or a pipe holds `FdCapture._lock`: zmq sockets are not
   thread-safe, and one reader at a time keeps the order.
 """

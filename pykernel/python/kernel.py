@@ -9,7 +9,11 @@ Theory of operation
 - Output: sys.stdout / sys.stderr publish through the core's coalescer (stdio.py), and fds 1 and 2
   are captured (fdcapture.py); results, displays and errors publish from the shell's hooks
   (shell.py). All of it takes its parent from the request in context. Before a reply, the fd
-  capture is drained, so a cell's output is published before its `idle`.
+  capture is drained, so a cell's output is published before its `idle`. sys.__stdout__ /
+  sys.__stderr__ are those same streams (as in ipykernel), so undoing a redirect keeps the output.
+- Libraries that look for ipykernel find pykernel under that name (dropin.py): the shell's class is
+  `ipykernel.zmqshell.ZMQInteractiveShell`, and this class offers ipykernel's kernel API.
+- `exit` / `quit`: the reply carries an `ask_exit` payload; then the process ends (`exit_wait`).
 - Startup imports only what a first `pass` needs: no jedi, matplotlib, asyncio or debugpy. matplotlib
   is wired up lazily through MPLBACKEND, which makes matplotlib load the inline backend when the user
   first plots.
@@ -29,12 +33,13 @@ from IPython.core.error import StdinNotImplementedError
 from IPython.core.history import HistoryManager
 from IPython.core.profiledir import ProfileDir
 from IPython.paths import get_ipython_dir
-from traitlets import Bool, List, Unicode
+from traitlets import Bool, Float, List, Unicode
 
 from .. import __version__, kernelspec
 from ..comms import Comms
 from ..kernel import Execution, Kernel, Request, error_content
-from . import fdcapture, introspect, stdio
+from ..wire import Message
+from . import dropin, fdcapture, introspect, stdio
 from .debugger import Debugger
 from .shell import PythonShell
 
@@ -43,7 +48,7 @@ INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 log = logging.getLogger("pykernel")
 
 
-class PythonKernel(Kernel):
+class PythonKernel(Kernel, dropin.KernelAPI):
     """A Jupyter kernel for Python, running code in an IPython shell."""
 
     kernel_name = "pykernel"
@@ -84,15 +89,19 @@ class PythonKernel(Kernel):
     extensions = List(Unicode(), help="IPython extensions to load at start "
                       "(InteractiveShellApp.extensions in profile config count too)."
                       ).tag(config=True)
+    exit_wait = Float(2.0, help="After `exit` / `quit`: seconds to wait for the frontend's "
+                      "shutdown_request before the process ends by itself.").tag(config=True)
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         self._last_parent: dict = {}
+        self._exit_msg: Message | None = None
         os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)
         profile_dir = ProfileDir.create_profile_dir_by_name(get_ipython_dir(), self.profile)
         if self.profile_config:
             self._load_profile_config(profile_dir.location)
-        self.shell = PythonShell.instance(parent=self, kernel=self, profile_dir=profile_dir,
+        shell_class = dropin.install(self)  # libraries find "ipykernel" (see dropin.py)
+        self.shell = shell_class.instance(parent=self, kernel=self, profile_dir=profile_dir,
                                           user_ns=None)
         self.banner = self.shell.banner
         self.comms = Comms(self)
@@ -100,6 +109,8 @@ class PythonKernel(Kernel):
         self.fd_capture = self._capture_fds() if self.capture_fd_output else None
         sys.stdout = stdio.OutStream(self, "stdout", self._fallback_parent, fd=1)
         sys.stderr = stdio.OutStream(self, "stderr", self._fallback_parent, fd=2)
+        # `sys.stdout = sys.__stdout__` (undoing a redirect) must keep output in the notebook
+        sys.__stdout__, sys.__stderr__ = sys.stdout, sys.stderr
         stdio.carry_request_into_threads()
         stdio.install_input(self, StdinNotImplementedError)
         self.debugger = Debugger.for_shell(self, self.shell)  # before any user code runs
@@ -213,11 +224,26 @@ class PythonKernel(Kernel):
     # thread first, and hand it over again after (loop.py).
 
     def execute_request(self, req: Request) -> None:
-        # `exit` only puts an `ask_exit` payload in the reply: the frontend decides, and ends the
-        # kernel with a shutdown_request if it wants to. Stopping here would cut off a frontend
-        # still reading the reply (jupyter console waits for it before it quits).
         self._with_loop_paused(super().execute_request, req)
-        self.shell.exit_now = False
+        if self.shell.exit_now:  # `exit`: the reply carries an `ask_exit` payload
+            self.shell.exit_now = False
+            self._exit_msg = req.msg
+
+    def dispatch(self, msg: Message, channel: str, shell=None) -> None:
+        if self._exit_msg is not None and channel == "shell":
+            return  # the kernel is ending after `exit`: nothing more runs
+        super().dispatch(msg, channel, shell)
+        if self._exit_msg is msg:
+            self._end_after_exit()
+
+    def _end_after_exit(self) -> None:
+        """After `exit`, once its reply and `idle` are out, the process ends, as ipykernel's does,
+        so the frontend starts a fresh kernel. A frontend that acts on `ask_exit` (jupyter console)
+        reads the reply and sends shutdown_request; one that does not (JupyterLab) finds the
+        process gone after `exit_wait` seconds and restarts it."""
+        log.info("exit: the kernel ends")
+        self.stopping.wait(self.exit_wait)
+        self.stop()
 
     def comm_open(self, req: Request) -> None:
         self._with_loop_paused(super().comm_open, req)

@@ -12,6 +12,10 @@ Theory of operation
   and `exit` / `quit` (`ask_exit`) are written to IPython's payload manager; the kernel puts them in
   the execute reply.
 - Top-level await runs on `LoopRunner` (loop.py).
+- GUI event loops (`%gui qt`, `%matplotlib tk`) are refused, before matplotlib's backend is touched;
+  backends drawn by the frontend (inline, `%matplotlib widget`, `%matplotlib notebook`) work.
+- The shell's class as libraries see it is `ipykernel.zmqshell.ZMQInteractiveShell`, a subclass
+  (dropin.py). `__session__` is the notebook's path when jupyter-server passes it.
 - Speed: a cell of plain Python skips IPython's tokenizer pass and its "does this need a loop?"
   compile, the two largest fixed costs of a short cell (`KernelTransformerManager`,
   `should_run_async`); the history database is written after a pause, not inside every request
@@ -279,11 +283,22 @@ class PythonShell(InteractiveShell):
         super().init_magics()
         self.register_magics(KernelMagics)
 
+    def init_user_ns(self) -> None:
+        super().init_user_ns()  # also after %reset
+        session = os.environ.get("JPY_SESSION_NAME")  # the notebook's path, from jupyter-server
+        if session:
+            self.user_ns["__session__"] = session
+
     def enable_gui(self, gui: str | None = None) -> None:
-        if gui not in (None, "inline"):
-            raise UsageError(f"this kernel has no {gui!r} event loop integration; use "
-                             "%matplotlib inline or %matplotlib widget")
+        _check_gui(gui)
         self.active_eventloop = gui
+
+    def enable_matplotlib(self, gui: str | None = None) -> tuple:
+        # IPython switches matplotlib's backend before it enables the event loop: refuse first
+        from IPython.core.pylabtools import find_gui_and_backend
+
+        _check_gui(find_gui_and_backend(gui, self.pylab_gui_select)[0])
+        return super().enable_matplotlib(gui)
 
     # ---- running ----------------------------------------------------------------------------------
 
@@ -367,24 +382,40 @@ class PythonShell(InteractiveShell):
         return self.get_parent()
 
 
+# Backends that draw in the frontend (inline, nbagg's comms, ipympl's widget) need no event loop.
+_NO_EVENT_LOOP = (None, "inline", "nbagg", "notebook", "webagg", "ipympl", "widget")
+
+
+def _check_gui(gui: str | None) -> None:
+    if gui not in _NO_EVENT_LOOP:
+        raise UsageError(f"this kernel has no {gui!r} event loop integration; use "
+                         "%matplotlib inline, %matplotlib widget or %matplotlib notebook")
+
+
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _IPYTHON_DIR = os.path.dirname(os.path.abspath(IPython.__file__)) + os.sep
 
 
+# the debugger's machinery (an interrupt at the `ipdb>` prompt is raised through it): not user code
+_DEBUGGER_FILES = tuple(os.path.join(os.path.dirname(os.__file__), name)
+                        for name in ("bdb.py", "pdb.py", "cmd.py"))
+
+
 def _without_kernel_tail(tb: Any) -> Any:
-    """An interrupt is raised in the kernel's signal handler, or while an interrupted input() waits
-    in the kernel: end the traceback at the user's code, before the first kernel frame after it."""
+    """An interrupt is raised in the kernel's signal handler, while an interrupted input() waits in
+    the kernel, or at the debugger's prompt: end the traceback at the user's code, before the first
+    kernel or debugger frame after it; with no user code in it, show none."""
     head, seen_user, prev = tb, False, None
     while tb is not None:
         name = tb.tb_frame.f_code.co_filename
-        if name.startswith(_PACKAGE_DIR):
+        if name.startswith(_PACKAGE_DIR) or name in _DEBUGGER_FILES:
             if seen_user and prev is not None:
                 prev.tb_next = None
                 break
         elif not name.startswith(_IPYTHON_DIR):
             seen_user = True
         prev, tb = tb, tb.tb_next
-    return head
+    return head if seen_user else None
 
 
 _GROUP = getattr(builtins, "BaseExceptionGroup", ())
