@@ -50,12 +50,14 @@ class StdinNotAllowed(RuntimeError):
 
 
 class Request:
-    """A request being handled: the message, the channel it came on, the shell serving it."""
+    """A request being handled: the message, the channel it came on, the shell serving it, and
+    whether its handler has returned (`done`; threads it started may still hold it)."""
 
-    __slots__ = ("kernel", "msg", "channel", "shell")
+    __slots__ = ("kernel", "msg", "channel", "shell", "done")
 
     def __init__(self, kernel: "Kernel", msg: Message, channel: str, shell: Shell | None):
         self.kernel, self.msg, self.channel, self.shell = kernel, msg, channel, shell
+        self.done = False
 
     @property
     def content(self) -> dict:
@@ -233,6 +235,7 @@ class Kernel(Configurable):
                 req.reply(error_content(type(e).__name__, str(e),
                                         traceback.format_exception(e)))
         finally:
+            req.done = True
             self.publish("status", {"execution_state": "idle"}, msg.header)
             current_request.reset(token)
 

@@ -52,31 +52,6 @@ def test_fd_output_after_the_cell_ended_goes_to_that_cell(kc, tmp_path):
     run_ok(kc, "late.wait()")
 
 
-def test_thread_output_goes_to_the_cell_that_started_it(kc):
-    started = kc.execute("import threading\n"
-                         "go = threading.Event()\n"
-                         "t = threading.Thread(target=lambda: (go.wait(), print('from thread')))\n"
-                         "t.start()")
-    iopub_for(kc, started)
-    later, msgs = execute(kc, "go.set(); t.join()")
-    assert not [m for m in msgs if is_stream(m)]
-    msg = wait_for_iopub(kc, started, is_stream)
-    assert msg["content"]["text"] == "from thread\n"
-
-
-def test_asyncio_task_output_goes_to_the_cell_that_created_it(kc):
-    started = kc.execute("import asyncio\n"
-                         "go = asyncio.Event()\n"
-                         "async def work():\n    await go.wait()\n    print('from task')\n"
-                         "task = asyncio.create_task(work())\n"
-                         "await asyncio.sleep(0)")
-    iopub_for(kc, started)
-    _, msgs = execute(kc, "go.set()\nawait task")
-    assert not [m for m in msgs if is_stream(m)]
-    msg = wait_for_iopub(kc, started, is_stream)
-    assert msg["content"]["text"] == "from task\n"
-
-
 def test_100k_prints_arrive_complete_in_few_messages(kc):
     msgs = run_ok(kc, "for i in range(100_000):\n    print(i)", timeout=120)
     streams = [m for m in msgs if is_stream(m)]

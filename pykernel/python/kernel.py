@@ -8,8 +8,10 @@ Theory of operation
   so that `run_cell` uses the core's number (IPython adds one itself when it stores history).
 - Output: sys.stdout / sys.stderr publish through the core's coalescer (stdio.py), and fds 1 and 2
   are captured (fdcapture.py); results, displays and errors publish from the shell's hooks
-  (shell.py). All of it takes its parent from the request in context. Before a reply, the fd
-  capture is drained, so a cell's output is published before its `idle`.
+  (shell.py). All of it takes its parent from `router` (routing.py): the request in context,
+  with threads of finished cells writing into the running one. Before a reply, the fd capture is
+  drained, so a cell's output is published before its `idle`; before anything else is published,
+  fd output written earlier goes out first (`stream` / `publish`, FdCapture.before_text).
 - Startup imports only what a first `pass` needs: no jedi, matplotlib, asyncio or debugpy. matplotlib
   is wired up lazily through MPLBACKEND, which makes matplotlib load the inline backend when the user
   first plots.
@@ -34,7 +36,7 @@ from traitlets import Bool, List, Unicode
 from .. import __version__, kernelspec
 from ..comms import Comms
 from ..kernel import Execution, Kernel, Request, error_content
-from . import fdcapture, introspect, stdio
+from . import fdcapture, introspect, routing, stdio
 from .debugger import Debugger
 from .shell import PythonShell
 
@@ -85,9 +87,11 @@ class PythonKernel(Kernel):
                       "(InteractiveShellApp.extensions in profile config count too)."
                       ).tag(config=True)
 
+    fd_capture: "fdcapture.FdCapture | None" = None
+
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
-        self._last_parent: dict = {}
+        self.router = routing.Router()
         os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)
         profile_dir = ProfileDir.create_profile_dir_by_name(get_ipython_dir(), self.profile)
         if self.profile_config:
@@ -98,9 +102,9 @@ class PythonKernel(Kernel):
         self.comms = Comms(self)
         self.comms.install()
         self.fd_capture = self._capture_fds() if self.capture_fd_output else None
-        sys.stdout = stdio.OutStream(self, "stdout", self._fallback_parent, fd=1)
-        sys.stderr = stdio.OutStream(self, "stderr", self._fallback_parent, fd=2)
-        stdio.carry_request_into_threads()
+        sys.stdout = stdio.OutStream(self, "stdout", self.router.parent, fd=1)
+        sys.stderr = stdio.OutStream(self, "stderr", self.router.parent, fd=2)
+        routing.carry_request_into_threads()
         stdio.install_input(self, StdinNotImplementedError)
         self.debugger = Debugger.for_shell(self, self.shell)  # before any user code runs
         self._run_startup()
@@ -118,8 +122,26 @@ class PythonKernel(Kernel):
         if self.fd_capture is not None:
             self.fd_capture.drain()
 
+    # Program order between fds 1/2 and everything else: whatever is published goes out after
+    # what was written to the fds before it (cheap when nothing was; see FdCapture.before_text).
+
+    def stream(self, name: str, text: str, parent: dict | None = None) -> None:
+        if self.fd_capture is not None:
+            self.fd_capture.before_text()
+        super().stream(name, text, parent)
+
+    def publish(self, msg_type: str, content: dict, parent: dict | None = None,
+                metadata: dict | None = None, buffers: list | None = None) -> None:
+        if self.fd_capture is not None:
+            self.fd_capture.before_text()
+        super().publish(msg_type, content, parent, metadata, buffers)
+
     def _fallback_parent(self) -> dict:
-        return self._last_parent
+        return self.router.last
+
+    def parent_header(self) -> dict:
+        """The parent for output published now in this context (routing.py's rule)."""
+        return self.router.parent()
 
     @property
     def comm_manager(self):
@@ -178,16 +200,17 @@ class PythonKernel(Kernel):
 
     def do_execute(self, ex: Execution) -> dict:
         shell = self.shell
-        self._last_parent = ex.request.msg.header
         # IPython numbers the cell with its own count and adds one when it stores history.
         count = ex.execution_count + (0 if ex.store_history else 1)
         if shell.execution_count != count:
             shell.execution_count = count
+        self.router.begin(ex.request)
         try:
             result = shell.run_cell(ex.code, store_history=ex.store_history, silent=ex.silent,
                                     cell_id=ex.cell_id)
         finally:
             self.drain_fds()
+            self.router.end(ex.request)
         payload = shell.payload_manager.read_payload()
         if payload:
             shell.payload_manager.clear_payload()

@@ -86,7 +86,6 @@ class KernelDisplayHook(DisplayHook):
         self._local.content = None
         try:
             if content["data"]:
-                self.shell.kernel.drain_fds()
                 self.shell.kernel.publish("execute_result", content)
         finally:
             self._is_active = False
@@ -98,11 +97,9 @@ class KernelDisplayPublisher(DisplayPublisher):
     def publish(self, data: dict, metadata: dict | None = None, source: Any = None, *,
                 transient: dict | None = None, update: bool = False, **kwargs: Any) -> None:
         self._validate_data(data, metadata)
-        self.shell.kernel.drain_fds()
         self.shell.kernel.display(data, metadata, transient, update)
 
     def clear_output(self, wait: bool = False) -> None:
-        self.shell.kernel.drain_fds()
         self.shell.kernel.clear_output(wait)
 
 
@@ -326,7 +323,6 @@ class PythonShell(InteractiveShell):
         if self.displayhook.is_active:
             self._traceback_in_displayhook = True
         self._last_traceback = stb
-        self.kernel.drain_fds()
         self.kernel.publish("error", {"ename": etype.__name__, "evalue": str(evalue),
                                       "traceback": stb})
 
