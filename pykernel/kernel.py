@@ -157,6 +157,7 @@ class Kernel(Configurable):
             "interrupt_request", "debug_request", "create_subshell_request",
             "delete_subshell_request", "list_subshell_request", "usage_request")})
         self._usage = Usage()
+        self.exit_timer: threading.Timer | None = None  # ends the process if the stop hangs
 
     # ---- output, for languages -------------------------------------------------------------------
 
@@ -469,9 +470,9 @@ class Kernel(Configurable):
         # the main thread may be busy in user code: interrupt it, and do not wait on it forever
         if self._executing:
             self.interrupt()
-        timer = threading.Timer(self.exit_grace, self._force_exit)
-        timer.daemon = True
-        timer.start()
+        self.exit_timer = threading.Timer(self.exit_grace, self._force_exit)
+        self.exit_timer.daemon = True
+        self.exit_timer.start()
 
     def _force_exit(self) -> None:
         log.warning("the kernel did not stop within %.1fs; exiting now", self.exit_grace)

@@ -89,7 +89,7 @@ class PythonKernel(Kernel):
 
     fd_capture: "fdcapture.FdCapture | None" = None
 
-    def __init__(self, **kwargs: Any):
+    def __init__(self, user_module: Any = None, user_ns: dict | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.router = routing.Router()
         os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)
@@ -97,7 +97,7 @@ class PythonKernel(Kernel):
         if self.profile_config:
             self._load_profile_config(profile_dir.location)
         self.shell = PythonShell.instance(parent=self, kernel=self, profile_dir=profile_dir,
-                                          user_ns=None)
+                                          user_module=user_module, user_ns=user_ns)
         self.banner = self.shell.banner
         self.comms = Comms(self)
         self.comms.install()
