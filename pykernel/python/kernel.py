@@ -14,7 +14,7 @@ Theory of operation
   fd output written earlier goes out first (`stream` / `publish`, FdCapture.before_text).
 - Startup imports only what a first `pass` needs: no jedi, matplotlib, asyncio or debugpy. matplotlib
   is wired up lazily through MPLBACKEND, which makes matplotlib load the inline backend when the user
-  first plots.
+  first plots. jedi is loaded by warmup.py once the kernel has answered its first request.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ from traitlets import Bool, List, Unicode
 from .. import __version__, kernelspec
 from ..comms import Comms
 from ..kernel import Execution, Kernel, Request, error_content
-from . import fdcapture, introspect, routing, stdio
+from ..wire import Message
+from . import fdcapture, introspect, routing, stdio, warmup
 from .debugger import Debugger
 from .shell import PythonShell
 
@@ -108,6 +109,8 @@ class PythonKernel(Kernel):
         stdio.install_input(self, StdinNotImplementedError)
         self.debugger = Debugger.for_shell(self, self.shell)  # before any user code runs
         self._run_startup()
+        self.activity = warmup.Activity()
+        self.warmup = warmup.Warmup(self.shell, self.activity, self.stopping)
 
     def _capture_fds(self) -> "fdcapture.FdCapture | None":
         try:
@@ -116,6 +119,17 @@ class PythonKernel(Kernel):
             log.exception("fds 1 and 2 are not captured: output of child processes and C code "
                           "goes to the kernel's log")
             return None
+
+    def start(self) -> None:
+        self.warmup.start()
+        super().start()
+
+    def dispatch(self, msg: Message, channel: str, shell: Any = None) -> None:
+        self.activity.begin()
+        try:
+            super().dispatch(msg, channel, shell)
+        finally:
+            self.activity.end(msg.msg_type == "execute_request")
 
     def drain_fds(self) -> None:
         """Publish what was written to fds 1 and 2 so far, before the output about to be published."""
@@ -258,7 +272,9 @@ class PythonKernel(Kernel):
             runner.resume()
 
     def do_complete(self, code: str, cursor_pos: int) -> dict:
-        return introspect.complete(self.shell, code, cursor_pos)
+        with self.warmup.lock:  # after a warm-up step under way, if any
+            self.warmup.done = True
+            return introspect.complete(self.shell, code, cursor_pos)
 
     def do_inspect(self, code: str, cursor_pos: int, detail_level: int) -> dict:
         return introspect.inspect(self.shell, code, cursor_pos, detail_level)
