@@ -162,3 +162,55 @@ def test_a_child_line_without_an_end_still_arrives_while_the_child_runs(kc, tmp_
     flag.touch()
     assert wait_for_iopub(kc, started, is_stream)["content"]["text"] == "no-end"
     run_ok(kc, "child.kill(); child.wait()")
+
+
+# ipyparallel's `%%px` (ipyparallel/client/asyncresult.py, stream_output): the client's I/O
+# thread, started with the Client in an earlier cell, republishes each engine's stream as a
+# display (`publish_display_data` with a display_id, updated as more arrives) and prints errors
+# to sys.stderr, while the %%px cell waits for the results. The same path, with a thread as
+# the engine:
+PX_SETUP = """\
+import queue, sys, threading
+from IPython.core.magic import register_cell_magic
+from IPython.display import publish_display_data
+
+engine_out = queue.Queue()
+
+def client_io_loop():
+    shown = set()
+    while True:
+        job, done, name, text = engine_out.get()
+        if job is None:
+            return
+        key = f"{job}-{name}"
+        if name == "stderr":
+            print(f"[{name}:0] {text}", end="", file=sys.stderr)
+        else:
+            publish_display_data({"text/plain": f"[{name}:0] {text}"},
+                                 transient={"display_id": key}, update=key in shown)
+            shown.add(key)
+        if done:
+            done.set()
+
+client_io = threading.Thread(target=client_io_loop, daemon=True)
+client_io.start()
+
+@register_cell_magic
+def px_like(line, cell):
+    done = threading.Event()
+    engine_out.put((cell, None, "stdout", "part 1"))
+    engine_out.put((cell, None, "stdout", "part 1, part 2"))
+    engine_out.put((cell, done, "stderr", "oops\\n"))
+    done.wait(10)
+"""
+
+
+def test_px_style_output_republished_by_a_client_thread_lands_in_the_px_cell(kc):
+    run_ok(kc, PX_SETUP)
+    msgs = run_ok(kc, "%%px_like\nwork()")
+    shown = [m for m in msgs if m["msg_type"] in ("display_data", "update_display_data")]
+    assert [(m["msg_type"], m["content"]["data"]["text/plain"]) for m in shown] == [
+        ("display_data", "[stdout:0] part 1"),
+        ("update_display_data", "[stdout:0] part 1, part 2")]
+    assert stdout_of(msgs, "stderr") == "[stderr:0] oops\n"
+    run_ok(kc, "engine_out.put((None, None, None, None)); client_io.join()")

@@ -43,6 +43,10 @@ from .shell import PythonShell
 
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
+# What fd output written before must precede (status, execute_input and comms need not wait)
+_OUTPUT = frozenset({"display_data", "update_display_data", "clear_output", "execute_result",
+                     "error"})
+
 log = logging.getLogger("pykernel")
 
 
@@ -146,7 +150,7 @@ class PythonKernel(Kernel):
 
     def publish(self, msg_type: str, content: dict, parent: dict | None = None,
                 metadata: dict | None = None, buffers: list | None = None) -> None:
-        if self.fd_capture is not None:
+        if self.fd_capture is not None and msg_type in _OUTPUT:
             self.fd_capture.before_text()
         super().publish(msg_type, content, parent, metadata, buffers)
 
