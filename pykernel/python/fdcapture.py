@@ -83,12 +83,13 @@ class FdText:
 
     def __init__(self, inbox: FdInbox, names: list[str], entries: list[int],
                  publish: Callable[[str, str], None], settled: Callable[[], bool],
-                 barrier_timeout: float = 5.0):
+                 barrier_timeout: float = 5.0, check_sources: Callable[[], None] = lambda: None):
         self.inbox = inbox
         self._streams = [_Stream(name) for name in names]
         self._entries = entries
         self._publish = publish
         self._settled = settled
+        self._check_sources = check_sources  # may make a connection `read_directly`
         self._barrier_timeout = barrier_timeout  # only a marker that got lost could take this long
         self.max_held = 1 << 16  # a longer unfinished line is published as it is
         self._direct: dict[int, int] = {}  # connection -> pipe read here
@@ -156,10 +157,12 @@ class FdText:
             stream.markers_due += 1
         poller = select.poll()
         poller.register(self.inbox.fileno(), select.POLLIN)
-        for pipe in self._direct.values():
-            poller.register(pipe, select.POLLIN)
+        polled: set[int] = set()
         deadline = time.monotonic() + self._barrier_timeout
         while True:
+            for pipe in set(self._direct.values()) - polled:
+                poller.register(pipe, select.POLLIN)
+                polled.add(pipe)
             self.take()
             if not any(s.markers_due for s in self._streams):
                 return
@@ -169,7 +172,9 @@ class FdText:
                 for stream in self._streams:
                     stream.markers_due = 0
                 return
-            poller.poll(left * 1000)
+            # now and then, see whether a relay ended meanwhile: its marker is then in its pipe
+            poller.poll(min(left, 0.1) * 1000)
+            self._check_sources()
 
     def finish(self) -> None:
         """Publish what was held back as the possible start of a marker, and the decoders' ends."""
@@ -295,7 +300,7 @@ class FdCapture:
         self._held_since: float | None = None  # when the reader began to hold back a line's start
         self._text = FdText(inbox, ["stdout", "stderr"], [r.w for r in self._relays],
                             lambda name, text: kernel.streams.write(name, text, fallback_parent()),
-                            self._settled)
+                            self._settled, check_sources=self._check_relays)
         self._last_text: dict[int, int] = {}  # thread -> when it last published text (ns)
         # without /proc, every drain would write markers: too slow to run before each write
         self._can_settle = inbox.observable and all(r.probe is not None for r in self._relays)

@@ -14,7 +14,7 @@ Theory of operation
   fd output written earlier goes out first (`stream` / `publish`, FdCapture.before_text).
 - Startup imports only what a first `pass` needs: no jedi, matplotlib, asyncio or debugpy. matplotlib
   is wired up lazily through MPLBACKEND, which makes matplotlib load the inline backend when the user
-  first plots. jedi is loaded by warmup.py once the kernel has answered its first request.
+  first plots. jedi is loaded in the background once the first cell has run (warmup.py).
 """
 
 from __future__ import annotations
