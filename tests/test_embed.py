@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from jupyter_client import BlockingKernelClient
-from jupyter_client.connect import write_connection_file
 from pyfixtures import TIMEOUT, execute, stdout_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,10 +37,23 @@ def _host(tmp_path: Path, source: str, *args: str) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, env=env)
 
 
+def _wait_for_line(stream, start: str, timeout: float = TIMEOUT) -> str:
+    """The first line of `stream` (a pipe) that starts with `start`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if select.select([stream], [], [], deadline - time.monotonic())[0]:
+            line = stream.readline()
+            if line.startswith(start) or not line:
+                return line
+    return ""
+
+
 def test_a_client_runs_cells_in_the_callers_namespace_and_shutdown_returns_to_it(tmp_path):
     connection_file = str(tmp_path / "kernel.json")
-    write_connection_file(connection_file, ip="127.0.0.1")
     host = _host(tmp_path, HOST, connection_file)
+    # written once the sockets are bound (the heartbeat answers from then on)
+    announced = _wait_for_line(host.stderr, "To connect a client")
+    assert announced.strip().endswith(connection_file), announced
     kc = BlockingKernelClient(connection_file=connection_file)
     kc.load_connection_file()
     kc.start_channels()
@@ -54,10 +68,11 @@ def test_a_client_runs_cells_in_the_callers_namespace_and_shutdown_returns_to_it
         kc.stop_channels()
         if host.poll() is None:
             host.kill()
-            host.wait()
+            host.communicate()  # (also closes the pipes)
     assert host.returncode == 0, err
     # the function's own variable is untouched (its locals are a copy), and the streams are back
     assert out == "before embed\nafter embed 42 True\n"
+    assert not os.path.exists(connection_file)  # it wrote the file, so it removed it
 
 
 def test_embedding_from_another_thread_is_refused(tmp_path):

@@ -361,7 +361,7 @@ class FdCapture:
             poller.poll(timeout)
             self._wakeup.clear()
 
-    def _wait_for_line_end(self) -> "float | None":
+    def _wait_for_line_end(self) -> "int | None":
         """(lock held) Text after a stream's last line end waits for the rest of its line while
         more is on its way, for at most HOLD seconds; then it is published as it is. Returns how
         long to wait for news (ms), or None: until there is some."""

@@ -6,9 +6,10 @@ Theory of operation
   once after start, in steps. It begins when the first cell has run (so it never competes with
   that one), or after START_AFTER seconds for a frontend that does not execute; each step begins
   only when no request is being handled (`Activity`).
-- A step holds the GIL for most of its run (imports and inference are Python code). So that a
-  request that arrives meanwhile waits for the GIL at most ~1 ms at a time rather than the usual
-  5 ms, the switch interval is lowered while a step runs.
+- A step holds the GIL for most of its run (imports and inference are Python code): a request
+  that arrives meanwhile gets it back at the switch interval (5 ms). Lowering that interval would
+  shorten the wait but split a `print`'s text and its newline into two messages far more often
+  (the stream flusher gets the GIL in between), so it is left alone.
 - The warm-up and real completions share a lock (IPython's completer is not thread-safe): a
   completion asked during a step waits for it, then runs warm.
 - Memory: it loads what the first completion would load anyway, no more, and is skipped when a
@@ -18,7 +19,6 @@ Theory of operation
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Callable
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pykernel")
 
-SWITCH_INTERVAL = 0.0002  # while a step runs (Python's default is 0.005)
 START_AFTER = 2.0
 
 
@@ -92,13 +91,9 @@ class Warmup:
         self.done = True
 
     def _step(self, step: Callable[[], object]) -> None:
-        before = sys.getswitchinterval()
-        sys.setswitchinterval(min(before, SWITCH_INTERVAL))
         started = time.perf_counter()
         try:
             step()
         except Exception:  # a broken jedi install: the first real completion will say so
             log.debug("completer warm-up step failed", exc_info=True)
-        finally:
-            sys.setswitchinterval(before)
         log.debug("completer warm-up step: %.1f ms", (time.perf_counter() - started) * 1e3)
