@@ -5,7 +5,8 @@ Theory of operation
   grammar, the builtins' stubs): most of its time. A thread (`pykernel-warmup`) does the same work
   once after start, in steps. It begins when the first cell has run (so it never competes with
   that one), or after START_AFTER seconds for a frontend that does not execute; each step begins
-  only when no request is being handled (`Activity`).
+  only when no request has come for QUIET seconds (`Activity`), so that steps fall between a
+  user's cells rather than into a run of them.
 - A step holds the GIL for most of its run (imports and inference are Python code): a request
   that arrives meanwhile gets it back at the switch interval (5 ms). Lowering that interval would
   shorten the wait but split a `print`'s text and its newline into two messages far more often
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("pykernel")
 
 START_AFTER = 2.0
+QUIET = 0.05  # a step begins only after the kernel has had no request for this long (s)
 
 
 class Activity:
@@ -39,6 +41,7 @@ class Activity:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._count = 0
+        self.begun = 0  # requests begun so far: unchanged over a wait means none came
         self.idle = threading.Event()
         self.idle.set()
         self.executed = threading.Event()  # set once a first execute_request has been handled
@@ -46,6 +49,7 @@ class Activity:
     def begin(self) -> None:
         with self._lock:
             self._count += 1
+            self.begun += 1
             self.idle.clear()
 
     def end(self, executed: bool) -> None:
@@ -81,6 +85,9 @@ class Warmup:
         for step in self._steps():
             while not self._stopping.is_set():
                 self._activity.idle.wait()
+                begun = self._activity.begun
+                if self._stopping.wait(QUIET) or begun != self._activity.begun:
+                    continue  # not quiet for long enough: a cell may be on its way
                 with self.lock:
                     if self.done or self._stopping.is_set():
                         return
