@@ -91,7 +91,9 @@ class KernelApp(Application):
         self.kernel_class = kernel_class
         self.classes = [KernelApp, kernel_class, *kernel_class.configurables()]
 
-    def initialize(self, argv: Sequence[str] | None = None) -> None:
+    def initialize(self, argv: Sequence[str] | None = None, **kernel_kwargs) -> None:
+        """Read the command line and config, then build the transport and the kernel
+        (`kernel_kwargs` go to the kernel class)."""
         self.parse_command_line(argv)
         if self.extra_args:  # a word that is no option: launch() reports it, nothing starts
             return
@@ -115,7 +117,7 @@ class KernelApp(Application):
             info.write(self.connection_file)
             print(f"To connect a client: --existing {self.connection_file}", file=sys.stderr)
         self.kernel = self.kernel_class(transport=self.transport_, session=self.session,
-                                        parent=self)
+                                        parent=self, **kernel_kwargs)
 
     def _setup_logging(self) -> None:
         handler = logging.StreamHandler(sys.__stderr__)

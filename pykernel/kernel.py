@@ -79,12 +79,14 @@ class StdinNotAllowed(RuntimeError):
 
 
 class Request:
-    """A request being handled: the message, the channel it came on, the shell serving it."""
+    """A request being handled: the message, the channel it came on, the shell serving it, and
+    whether its handler has returned (`done`; threads it started may still hold it)."""
 
-    __slots__ = ("kernel", "msg", "channel", "shell")
+    __slots__ = ("kernel", "msg", "channel", "shell", "done")
 
     def __init__(self, kernel: "Kernel", msg: Message, channel: str, shell: Shell | None):
         self.kernel, self.msg, self.channel, self.shell = kernel, msg, channel, shell
+        self.done = False
 
     @property
     def content(self) -> dict:
@@ -203,6 +205,7 @@ class Kernel(Configurable):
             "interrupt_request", "debug_request", "create_subshell_request",
             "delete_subshell_request", "list_subshell_request", "usage_request")})
         self._usage = Usage()
+        self.exit_timer: threading.Timer | None = None  # ends the process if the stop hangs
 
     # ---- actions: what a language calls ----------------------------------------------------------
 
@@ -289,6 +292,7 @@ class Kernel(Configurable):
         finally:
             if getattr(self.transport, "stalls", 0) != stalls:  # see transport.py, Bounded iopub
                 self.publish_stream("stderr", STALL_NOTICE, msg.header)
+            req.done = True
             self.publish("status", {"execution_state": "idle"}, msg.header)
             current_request.reset(token)
 
@@ -538,9 +542,9 @@ class Kernel(Configurable):
         # the main thread may be busy in user code: interrupt it, and do not wait on it forever
         if self._executing:
             self.send_interrupt()
-        timer = threading.Timer(self.exit_grace, self._force_exit)
-        timer.daemon = True
-        timer.start()
+        self.exit_timer = threading.Timer(self.exit_grace, self._force_exit)
+        self.exit_timer.daemon = True
+        self.exit_timer.start()
 
     def _force_exit(self) -> None:
         log.warning("the kernel did not stop within %.1fs; exiting now", self.exit_grace)

@@ -648,6 +648,11 @@ class FdInbox:
             if data and i is not None:  # b"": a connect/disconnect notice
                 out.append((i, data))
 
+    @property
+    def observable(self) -> bool:
+        """Whether `settled` can ever answer True here (it needs /proc to see the I/O thread)."""
+        return self._io_thread is not None
+
     def settled(self) -> bool:
         """True if everything written to `fds` before this call can be received now."""
         if self._io_thread is None:

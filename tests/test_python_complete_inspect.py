@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
-from pyfixtures import reply_for, run_ok
+from pyfixtures import TIMEOUT, execute, reply_for, request, run_ok
 
 TYPES = "_jupyter_types_experimental"
 
@@ -103,3 +104,20 @@ def test_is_complete(kc, code, status, indent):
     assert reply["content"]["status"] == status
     if indent is not None:
         assert reply["content"]["indent"] == indent
+
+
+def test_the_completer_is_warmed_once_the_first_cell_has_run(fresh_pykernel):
+    _, kc = fresh_pykernel
+    before = "import sys\n'jedi' in sys.modules"
+    assert run_ok(kc, before)[0]["content"]["data"]["text/plain"] == "False"
+    deadline = time.monotonic() + TIMEOUT
+    while True:  # the warm-up runs while the kernel is idle: look now and then, from outside
+        reply, _ = execute(kc, "", silent=True, store_history=False,
+                           user_expressions={"done": "get_ipython().kernel.warmup.done"})
+        if reply["content"]["user_expressions"]["done"]["data"]["text/plain"] == "True":
+            break
+        assert time.monotonic() < deadline, "the completer was not warmed"
+        time.sleep(0.05)
+    assert run_ok(kc, before)[0]["content"]["data"]["text/plain"] == "True"
+    reply = request(kc, "complete_request", {"code": "import o", "cursor_pos": 8})
+    assert "os" in reply["content"]["matches"]

@@ -52,31 +52,6 @@ def test_fd_output_after_the_cell_ended_goes_to_that_cell(kc, tmp_path):
     run_ok(kc, "late.wait()")
 
 
-def test_thread_output_goes_to_the_cell_that_started_it(kc):
-    started = kc.execute("import threading\n"
-                         "go = threading.Event()\n"
-                         "t = threading.Thread(target=lambda: (go.wait(), print('from thread')))\n"
-                         "t.start()")
-    iopub_for(kc, started)
-    later, msgs = execute(kc, "go.set(); t.join()")
-    assert not [m for m in msgs if is_stream(m)]
-    msg = wait_for_iopub(kc, started, is_stream)
-    assert msg["content"]["text"] == "from thread\n"
-
-
-def test_asyncio_task_output_goes_to_the_cell_that_created_it(kc):
-    started = kc.execute("import asyncio\n"
-                         "go = asyncio.Event()\n"
-                         "async def work():\n    await go.wait()\n    print('from task')\n"
-                         "task = asyncio.create_task(work())\n"
-                         "await asyncio.sleep(0)")
-    iopub_for(kc, started)
-    _, msgs = execute(kc, "go.set()\nawait task")
-    assert not [m for m in msgs if is_stream(m)]
-    msg = wait_for_iopub(kc, started, is_stream)
-    assert msg["content"]["text"] == "from task\n"
-
-
 def test_100k_prints_arrive_complete_in_few_messages(kc):
     msgs = run_ok(kc, "for i in range(100_000):\n    print(i)", timeout=120)
     streams = [m for m in msgs if is_stream(m)]
@@ -90,8 +65,10 @@ def test_first_output_arrives_while_the_cell_still_runs(kc, tmp_path):
     # cell, that line would never come, and the test would time out.
     msg_id = kc.execute(f"import os, time\nprint('first')\nwhile not os.path.exists({str(go)!r}):\n"
                         "    time.sleep(0.005)\nprint('second')")
-    first = wait_for_iopub(kc, msg_id, is_stream)
-    assert first["content"]["text"] == "first\n"
+    first = ""
+    while not first.endswith("\n"):  # (one line may come in more than one message)
+        first += wait_for_iopub(kc, msg_id, is_stream)["content"]["text"]
+    assert first == "first\n"
     go.touch()
     assert stdout_of(iopub_for(kc, msg_id)) == "second\n"
 

@@ -9,14 +9,26 @@ Theory of operation
   reader thread in the kernel could not empty a pipe until that write returned. One reader thread
   (`pykernel-fds`) turns what arrives into stream text, for the most recent execute.
 - `drain` publishes, on the calling thread, everything written to fds 1/2 before it was called: the
-  kernel calls it before each execute reply and each display, so what a cell wrote is published
-  before its `idle` and in order with its other output; later output still arrives (after idle),
+  kernel calls it before each execute reply (and `before_text` when needed), so what a cell
+  wrote is published before its `idle` and in order with its other output; later output still arrives (after idle),
   never lost. Usually that is a non-blocking receive, once `settled` has checked the whole path
   from its start: each pipe is empty, then each relay is blocked reading it (procs.WaitProbe), then
   the inbox has settled (FdInbox.settled), ~20 µs in all. Otherwise (output still on its way, or
   no /proc to read) a random marker is written into both pipes after the data and drain reads
   until both come back out; `FdText` takes them out of the text, also when one is split between
   two chunks.
+- Order: the kernel calls `before_text` before it publishes anything (sys.stdout text, a display,
+  an error), so that what was written to the fds before a `print` is published before it: it
+  drains. A thread's text within QUICK_NS of its previous text skips that (no process can be
+  started, write and be waited for in between), so a tight print loop pays a clock read per write
+  and a drain (~30 µs when nothing is pending) only now and then. What the skip can miss: a write
+  by a process started earlier that ends and is waited for within that window, or the thread's
+  own os.write to fd 1/2 right between two prints. Without /proc (no `settled`) drains would
+  write markers, too slow to run so often: then no drain is made before text.
+- Whole lines: the reader publishes each stream up to its last line end and holds the rest back
+  for the chunk that completes it, while more is on its way (not `settled`) and for at most HOLD;
+  so lines that processes write at once (a pipe keeps each write of up to 4 KiB whole) do not
+  reach the frontend cut into pieces with others between them. A drain publishes all of it.
 - A relay that dies (someone killed it) is noticed by its pidfd; from then on the kernel reads that
   pipe itself, and says so in its log.
 - The kernel's own log must not go into the capture (it would be published, or loop): log
@@ -54,6 +66,13 @@ log = logging.getLogger("pykernel")
 # contains it by chance.
 MARKER = b"\0pykernel-fd-mark:" + os.urandom(12).hex().encode()
 
+# Text published this soon (ns) after the same thread's last text needs no look at the fds: no
+# process can have been started, have written and been waited for in between.
+QUICK_NS = 100_000
+
+# How long (s) the reader holds back the start of a line while the rest of it may be on its way.
+HOLD = 0.02
+
 
 class FdText:
     """Bytes from an `FdInbox` (or, for a connection whose relay is gone, straight from its pipe)
@@ -64,13 +83,15 @@ class FdText:
 
     def __init__(self, inbox: FdInbox, names: list[str], entries: list[int],
                  publish: Callable[[str, str], None], settled: Callable[[], bool],
-                 barrier_timeout: float = 5.0):
+                 barrier_timeout: float = 5.0, check_sources: Callable[[], None] = lambda: None):
         self.inbox = inbox
         self._streams = [_Stream(name) for name in names]
         self._entries = entries
         self._publish = publish
         self._settled = settled
+        self._check_sources = check_sources  # may make a connection `read_directly`
         self._barrier_timeout = barrier_timeout  # only a marker that got lost could take this long
+        self.max_held = 1 << 16  # a longer unfinished line is published as it is
         self._direct: dict[int, int] = {}  # connection -> pipe read here
 
     def read_directly(self, i: int, pipe: int) -> None:
@@ -79,7 +100,9 @@ class FdText:
         self._direct[i] = pipe
 
     def take(self) -> None:
-        """Publish what has arrived, merging neighbouring chunks of one stream."""
+        """Publish what has arrived, merging neighbouring chunks of one stream. Each stream's text
+        after its last line end is held back for the chunk that completes the line (unless longer
+        than `max_held`); the caller publishes it with `release` when no more is on its way."""
         received = self.inbox.recv_nowait()
         for i, pipe in self._direct.items():
             received += ((i, data) for data in _read_all(pipe))
@@ -93,7 +116,24 @@ class FdText:
             else:
                 out.append([i, text])
         for i, text in out:
-            self._publish(self._streams[i].name, text)
+            stream = self._streams[i]
+            text = stream.text + text
+            end = max(text.rfind("\n"), text.rfind("\r")) + 1
+            if len(text) - end > self.max_held:
+                end = len(text)
+            stream.text = text[end:]
+            if end:
+                self._publish(stream.name, text[:end])
+
+    def held_text(self) -> bool:
+        return any(stream.text for stream in self._streams)
+
+    def release(self) -> None:
+        """Publish the text held back as the start of a line."""
+        for stream in self._streams:
+            if stream.text:
+                text, stream.text = stream.text, ""
+                self._publish(stream.name, text)
 
     def drain(self) -> None:
         """Publish everything written to the entries before this call."""
@@ -101,6 +141,7 @@ class FdText:
             self.barrier()
         elif self._direct or self.inbox.has_news():
             self.take()
+        self.release()
 
     def barrier(self) -> None:
         """Write a marker after the data at every entry and read until all came back. (A pipe
@@ -116,10 +157,12 @@ class FdText:
             stream.markers_due += 1
         poller = select.poll()
         poller.register(self.inbox.fileno(), select.POLLIN)
-        for pipe in self._direct.values():
-            poller.register(pipe, select.POLLIN)
+        polled: set[int] = set()
         deadline = time.monotonic() + self._barrier_timeout
         while True:
+            for pipe in set(self._direct.values()) - polled:
+                poller.register(pipe, select.POLLIN)
+                polled.add(pipe)
             self.take()
             if not any(s.markers_due for s in self._streams):
                 return
@@ -129,10 +172,13 @@ class FdText:
                 for stream in self._streams:
                     stream.markers_due = 0
                 return
-            poller.poll(left * 1000)
+            # now and then, see whether a relay ended meanwhile: its marker is then in its pipe
+            poller.poll(min(left, 0.1) * 1000)
+            self._check_sources()
 
     def finish(self) -> None:
         """Publish what was held back as the possible start of a marker, and the decoders' ends."""
+        self.release()
         for stream in self._streams:
             text = stream.decoder.decode(stream.held, True)
             stream.held = b""
@@ -143,13 +189,14 @@ class FdText:
 class _Stream:
     """One connection: its stream name, its decoder and its part of the marker protocol."""
 
-    __slots__ = ("name", "decoder", "markers_due", "held")
+    __slots__ = ("name", "decoder", "markers_due", "held", "text")
 
     def __init__(self, name: str):
         self.name = name
         self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self.markers_due = 0
         self.held = b""  # the end of the last chunk, if it may be the start of a marker
+        self.text = ""  # decoded text after the last line end, waiting for the rest of its line
 
     def feed(self, data: bytes) -> str:
         """Text of `data`, markers taken out (counted off `markers_due`)."""
@@ -250,10 +297,13 @@ class FdCapture:
         for fd in self._pidfds:
             self._ended.register(fd, select.POLLIN)
         self._generation = 0  # counts relays that ended: the reader thread's poll set changes
+        self._held_since: float | None = None  # when the reader began to hold back a line's start
         self._text = FdText(inbox, ["stdout", "stderr"], [r.w for r in self._relays],
-                            lambda name, text: kernel.publish_stream(name, text,
-                                                                     fallback_parent()),
-                            self._settled)
+                            lambda name, text: kernel.streams.write(name, text, fallback_parent()),
+                            self._settled, check_sources=self._check_relays)
+        self._last_text: dict[int, int] = {}  # thread -> when it last published text (ns)
+        # without /proc, every drain would write markers: too slow to run before each write
+        self._can_settle = inbox.observable and all(r.probe is not None for r in self._relays)
         self._saved = []
         for fd, relay in zip((1, 2), self._relays):
             try:
@@ -307,8 +357,26 @@ class FdCapture:
                                *(r.r for r in self._relays if not r.alive)):
                         poller.register(fd, select.POLLIN)
                 self._text.take()
-            poller.poll()
+                timeout = self._wait_for_line_end()
+            poller.poll(timeout)
             self._wakeup.clear()
+
+    def _wait_for_line_end(self) -> "int | None":
+        """(lock held) Text after a stream's last line end waits for the rest of its line while
+        more is on its way, for at most HOLD seconds; then it is published as it is. Returns how
+        long to wait for news (ms), or None: until there is some."""
+        if not self._text.held_text():
+            self._held_since = None
+            return None
+        now = time.monotonic()
+        if self._held_since is None:
+            self._held_since = now
+        left = self._held_since + HOLD - now
+        if left > 0 and not self._settled():
+            return int(left * 1000) + 1
+        self._text.release()
+        self._held_since = None
+        return None
 
     def drain(self) -> None:
         """Publish everything already written to fds 1 and 2, in order with the reader thread."""
@@ -320,6 +388,15 @@ class FdCapture:
             except BaseException:  # (an interrupt) what is left must not wait for more news
                 self._wakeup.set()
                 raise
+
+    def before_text(self) -> None:
+        """Publish what was written to fds 1 and 2 so far, ahead of text about to be published
+        (see "Order" in the module docstring)."""
+        now, thread = time.perf_counter_ns(), threading.get_ident()
+        if now - self._last_text.get(thread, 0) >= QUICK_NS and self._can_settle:
+            self.drain()
+            now = time.perf_counter_ns()
+        self._last_text[thread] = now
 
     def close(self) -> None:
         """Put the original fds back and publish what is left."""

@@ -8,15 +8,18 @@ Theory of operation
   so that `run_cell` uses the core's number (IPython adds one itself when it stores history).
 - Output: sys.stdout / sys.stderr publish through the core's coalescer (stdio.py), and fds 1 and 2
   are captured (fdcapture.py); results, displays and errors publish from the shell's hooks
-  (shell.py). All of it takes its parent from the request in context. Before a reply, the fd
-  capture is drained, so a cell's output is published before its `idle`. sys.__stdout__ /
-  sys.__stderr__ are those same streams (as in ipykernel), so undoing a redirect keeps the output.
+  (shell.py). All of it takes its parent from `router` (routing.py): the request in context,
+  with threads of finished cells writing into the running one. Before a reply, the fd capture is
+  drained, so a cell's output is published before its `idle`; before anything else is published,
+  fd output written earlier goes out first (`publish_stream` / `publish`, FdCapture.before_text).
+  sys.__stdout__ / sys.__stderr__ are those same streams (as in ipykernel), so undoing a redirect
+  keeps the output.
 - Libraries that look for ipykernel find pykernel under that name (dropin.py): the shell's class is
   `ipykernel.zmqshell.ZMQInteractiveShell`, and this class offers ipykernel's kernel API.
 - `exit` / `quit`: the reply carries an `ask_exit` payload; then the process ends (`exit_wait`).
 - Startup imports only what a first `pass` needs: no jedi, matplotlib, asyncio or debugpy. matplotlib
   is wired up lazily through MPLBACKEND, which makes matplotlib load the inline backend when the user
-  first plots.
+  first plots. jedi is loaded in the background once the first cell has run (warmup.py).
 """
 
 from __future__ import annotations
@@ -39,11 +42,15 @@ from .. import __version__, kernelspec
 from ..comms import Comms
 from ..kernel import Execution, Kernel, Request, error_content
 from ..wire import Message
-from . import dropin, fdcapture, introspect, stdio
+from . import dropin, fdcapture, introspect, routing, stdio, warmup
 from .debugger import Debugger
 from .shell import PythonShell
 
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+
+# What fd output written before must precede (status, execute_input and comms need not wait)
+_OUTPUT = frozenset({"display_data", "update_display_data", "clear_output", "execute_result",
+                     "error"})
 
 log = logging.getLogger("pykernel")
 
@@ -92,9 +99,11 @@ class PythonKernel(Kernel, dropin.KernelAPI):
     exit_wait = Float(2.0, help="After `exit` / `quit`: seconds to wait for the frontend's "
                       "shutdown_request before the process ends by itself.").tag(config=True)
 
-    def __init__(self, **kwargs: Any):
+    fd_capture: "fdcapture.FdCapture | None" = None
+
+    def __init__(self, user_module: Any = None, user_ns: dict | None = None, **kwargs: Any):
         super().__init__(**kwargs)
-        self._last_parent: dict = {}
+        self.router = routing.Router()
         self._exit_msg: Message | None = None
         os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)
         profile_dir = ProfileDir.create_profile_dir_by_name(get_ipython_dir(), self.profile)
@@ -102,16 +111,16 @@ class PythonKernel(Kernel, dropin.KernelAPI):
             self._load_profile_config(profile_dir.location)
         shell_class = dropin.install(self)  # libraries find "ipykernel" (see dropin.py)
         self.shell = shell_class.instance(parent=self, kernel=self, profile_dir=profile_dir,
-                                          user_ns=None)
+                                          user_module=user_module, user_ns=user_ns)
         self.banner = self.shell.banner
         self.comms = Comms(self)
         self.comms.install()
         self.fd_capture = self._capture_fds() if self.capture_fd_output else None
-        sys.stdout = stdio.OutStream(self, "stdout", self._fallback_parent, fd=1)
-        sys.stderr = stdio.OutStream(self, "stderr", self._fallback_parent, fd=2)
+        sys.stdout = stdio.OutStream(self, "stdout", self.router.parent, fd=1)
+        sys.stderr = stdio.OutStream(self, "stderr", self.router.parent, fd=2)
         # `sys.stdout = sys.__stdout__` (undoing a redirect) must keep output in the notebook
         sys.__stdout__, sys.__stderr__ = sys.stdout, sys.stderr
-        stdio.carry_request_into_threads()
+        routing.carry_request_into_threads()
         stdio.install_input(self, StdinNotImplementedError)
         self.debugger = Debugger.for_shell(self, self.shell)  # before any user code runs
         # The launcher keeps the working directory off sys.path so that nothing there replaces the
@@ -120,6 +129,8 @@ class PythonKernel(Kernel, dropin.KernelAPI):
         if "" not in sys.path:
             sys.path.insert(0, "")
         self._run_startup()
+        self.activity = warmup.Activity()
+        self.warmup = warmup.Warmup(self.shell, self.activity, self.stopping)
 
     def _capture_fds(self) -> "fdcapture.FdCapture | None":
         try:
@@ -129,13 +140,35 @@ class PythonKernel(Kernel, dropin.KernelAPI):
                           "goes to the kernel's log")
             return None
 
+    def start(self) -> None:
+        self.warmup.start()
+        super().start()
+
     def drain_fds(self) -> None:
         """Publish what was written to fds 1 and 2 so far, before the output about to be published."""
         if self.fd_capture is not None:
             self.fd_capture.drain()
 
+    # Program order between fds 1/2 and everything else: whatever is published goes out after
+    # what was written to the fds before it (cheap when nothing was; see FdCapture.before_text).
+
+    def publish_stream(self, name: str, text: str, parent: dict | None = None) -> None:
+        if self.fd_capture is not None:
+            self.fd_capture.before_text()
+        super().publish_stream(name, text, parent)
+
+    def publish(self, msg_type: str, content: dict, parent: dict | None = None,
+                metadata: dict | None = None, buffers: list | None = None) -> None:
+        if self.fd_capture is not None and msg_type in _OUTPUT:
+            self.fd_capture.before_text()
+        super().publish(msg_type, content, parent, metadata, buffers)
+
     def _fallback_parent(self) -> dict:
-        return self._last_parent
+        return self.router.last
+
+    def parent_header(self) -> dict:
+        """The parent for output published now in this context (routing.py's rule)."""
+        return self.router.parent()
 
     @property
     def comm_manager(self):
@@ -194,16 +227,17 @@ class PythonKernel(Kernel, dropin.KernelAPI):
 
     def do_execute(self, ex: Execution) -> dict:
         shell = self.shell
-        self._last_parent = ex.request.msg.header
         # IPython numbers the cell with its own count and adds one when it stores history.
         count = ex.execution_count + (0 if ex.store_history else 1)
         if shell.execution_count != count:
             shell.execution_count = count
+        self.router.begin(ex.request)
         try:
             result = shell.run_cell(ex.code, store_history=ex.store_history, silent=ex.silent,
                                     cell_id=ex.cell_id)
         finally:
             self.drain_fds()
+            self.router.end(ex.request)
         payload = shell.payload_manager.read_payload()
         if payload:
             shell.payload_manager.clear_payload()
@@ -229,10 +263,14 @@ class PythonKernel(Kernel, dropin.KernelAPI):
             self.shell.exit_now = False
             self._exit_msg = req.msg
 
-    def dispatch(self, msg: Message, channel: str, shell=None) -> None:
+    def dispatch(self, msg: Message, channel: str, shell: Any = None) -> None:
         if self._exit_msg is not None and channel == "shell":
             return  # the kernel is ending after `exit`: nothing more runs
-        super().dispatch(msg, channel, shell)
+        self.activity.begin()  # the jedi warm-up waits while requests are handled (warmup.py)
+        try:
+            super().dispatch(msg, channel, shell)
+        finally:
+            self.activity.end(msg.msg_type == "execute_request")
         if self._exit_msg is msg:
             self._end_after_exit()
 
@@ -266,7 +304,9 @@ class PythonKernel(Kernel, dropin.KernelAPI):
             runner.resume()
 
     def do_complete(self, code: str, cursor_pos: int) -> dict:
-        return introspect.complete(self.shell, code, cursor_pos)
+        with self.warmup.lock:  # after a warm-up step under way, if any
+            self.warmup.done = True
+            return introspect.complete(self.shell, code, cursor_pos)
 
     def do_inspect(self, code: str, cursor_pos: int, detail_level: int) -> dict:
         return introspect.inspect(self.shell, code, cursor_pos, detail_level)

@@ -90,7 +90,6 @@ class KernelDisplayHook(DisplayHook):
         self._local.content = None
         try:
             if content["data"]:
-                self.shell.kernel.drain_fds()
                 self.shell.kernel.publish("execute_result", content)
         finally:
             self._is_active = False
@@ -102,11 +101,9 @@ class KernelDisplayPublisher(DisplayPublisher):
     def publish(self, data: dict, metadata: dict | None = None, source: Any = None, *,
                 transient: dict | None = None, update: bool = False, **kwargs: Any) -> None:
         self._validate_data(data, metadata)
-        self.shell.kernel.drain_fds()
         self.shell.kernel.publish_display(data, metadata, transient, update)
 
     def clear_output(self, wait: bool = False) -> None:
-        self.shell.kernel.drain_fds()
         self.shell.kernel.publish_clear_output(wait)
 
 
@@ -341,7 +338,6 @@ class PythonShell(InteractiveShell):
         if self.displayhook.is_active:
             self._traceback_in_displayhook = True
         self._last_traceback = stb
-        self.kernel.drain_fds()
         self.kernel.publish("error", {"ename": etype.__name__, "evalue": str(evalue),
                                       "traceback": stb})
 

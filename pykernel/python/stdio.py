@@ -4,13 +4,14 @@ Theory of operation
 - `OutStream` is sys.stdout / sys.stderr. A write goes straight to `kernel.publish_stream`, which
   coalesces (see pykernel/streams.py); nothing is buffered here, so there is never a timer or a flush
   round trip.
-- Parent: output belongs to the request being handled in the writer's context (`current_request`).
-  Threads started while a request runs carry that request into their `run` (`carry_request_into_threads`);
-  asyncio tasks carry it by themselves (contextvars). Output from a context with no request (a thread
-  started before any cell, the fd readers) goes to the most recent execute_request.
+- Parent: `parent()`, the kernel's routing rule (routing.py): the request in the writer's context,
+  carried into threads, tasks, executors and queue listeners.
 - fds 1 and 2 (child processes, C code) are captured by fdcapture.py.
 - A forked child (multiprocessing's default on Linux) inherits sys.stdout but not the kernel's
-  threads and must not use its sockets: after a fork, writes go to fds 1/2, which the parent captures.
+  threads and must not use its sockets: after a fork, writes go to fds 1/2, which the parent captures,
+  a line at a time (one write(2) per run of whole lines, so that lines of children printing at once
+  do not cut into each other: a pipe keeps a write of up to 4 KiB whole); the rest of a line goes
+  out on `flush` (multiprocessing flushes before a worker exits).
 - `input()` and `getpass.getpass()` ask the frontend through `Kernel.input` (the stdin channel).
 """
 
@@ -20,10 +21,9 @@ import builtins
 import codecs
 import io
 import os
-import threading
 from typing import TYPE_CHECKING, Callable
 
-from ..kernel import StdinNotAllowed, current_request
+from ..kernel import StdinNotAllowed
 
 if TYPE_CHECKING:
     from ..kernel import Kernel
@@ -34,13 +34,14 @@ ParentFn = Callable[[], dict]
 class OutStream(io.TextIOBase):
     """A text stream whose writes are published as `stream` messages named `name` (stdout/stderr)."""
 
-    def __init__(self, kernel: "Kernel", name: str, fallback_parent: ParentFn, fd: int | None = None):
+    def __init__(self, kernel: "Kernel", name: str, parent: ParentFn, fd: int | None = None):
         super().__init__()
         self._kernel = kernel
         self._stream_name = name
-        self._fallback_parent = fallback_parent
+        self._parent = parent
         self._fd = fd
         self._forked = False
+        self._line = ""  # (forked child) the start of a line not yet written
         self.buffer = _BinaryOut(self)
         os.register_at_fork(after_in_child=self._after_fork)
 
@@ -48,6 +49,7 @@ class OutStream(io.TextIOBase):
         # A forked child (multiprocessing) must not touch the kernel's sockets or threads: it
         # writes to the fd, which the parent captures and publishes.
         self._forked = True
+        self._line = ""
 
     name = property(lambda self: f"<{self._stream_name}>")
     encoding = property(lambda self: "utf-8")
@@ -59,19 +61,34 @@ class OutStream(io.TextIOBase):
         if not isinstance(s, str):
             raise TypeError(f"write() argument must be str, not {type(s).__name__}")
         if s and self._forked:
-            if self._fd is not None:
-                os.write(self._fd, s.encode("utf-8", "replace"))
+            self._write_lines(s)
         elif s:
-            req = current_request.get()
-            parent = req.msg.header if req is not None else self._fallback_parent()
-            self._kernel.publish_stream(self._stream_name, s, parent)
+            self._kernel.publish_stream(self._stream_name, s, self._parent())
         return len(s)
+
+    def _write_lines(self, s: str) -> None:
+        text = self._line + s
+        end = text.rfind("\n") + 1
+        if len(text) - end > 4096:
+            end = len(text)  # a long line without end goes out as it is
+        self._line = text[end:]
+        if end:
+            self._write_fd(text[:end])
+
+    def _write_fd(self, text: str) -> None:
+        if self._fd is not None:
+            data = memoryview(text.encode("utf-8", "replace"))
+            while data:
+                data = data[os.write(self._fd, data):]
 
     def flush(self) -> None:
         # Writes are already on their way (the coalescer sends at once); this only keeps the order
         # promise for callers that flush before doing something else with the frontend.
         if not self._forked:
             self._kernel.streams.flush()
+        elif self._line:
+            line, self._line = self._line, ""
+            self._write_fd(line)
 
     def writable(self) -> bool:
         return True
@@ -106,30 +123,6 @@ class _BinaryOut(io.RawIOBase):
 
     def flush(self) -> None:
         self._text.flush()
-
-
-def carry_request_into_threads() -> None:
-    """Make threads started while a request is handled run with that request as their context, so
-    their output goes to the cell that started them (Python 3.14 can do this by itself; older
-    versions start threads with an empty context)."""
-    original = threading.Thread.start
-    if getattr(original, "_pykernel_carries_request", False):
-        return
-
-    def start(self: threading.Thread) -> None:
-        req = current_request.get()
-        if req is not None and not self.name.startswith("pykernel-"):
-            run = self.run
-
-            def run_in_request() -> None:
-                current_request.set(req)
-                run()
-
-            self.run = run_in_request  # type: ignore[method-assign]
-        original(self)
-
-    start._pykernel_carries_request = True  # type: ignore[attr-defined]
-    threading.Thread.start = start  # type: ignore[method-assign]
 
 
 def install_input(kernel: "Kernel", not_allowed: type[Exception]) -> None:
