@@ -18,11 +18,11 @@ import select
 import sys
 from typing import Sequence
 
-from traitlets import Bool, CaselessStrEnum, Integer, Unicode
+from traitlets import Bool, CaselessStrEnum, Float, Integer, Unicode
 from traitlets.config import Application
 
 from . import __version__
-from . import kernelspec, procs
+from . import handshake, kernelspec, procs
 from .kernelspec import user_data_dir
 from .transport import ConnectionInfo, Transport
 from .wire import Session
@@ -57,6 +57,8 @@ class KernelApp(Application):
     parent_pid = Integer(0, help="Exit when this process dies (default: $JPY_PARENT_PID)."
                          ).tag(config=True)
     watch_parent = Bool(True, help="Exit when the parent process dies.").tag(config=True)
+    registration_timeout = Float(10.0, help="Seconds to wait for the launcher's acknowledgement "
+                                 "when started with a registration file (JEP 66).").tag(config=True)
 
     aliases = {
         "f": "KernelApp.connection_file",
@@ -90,6 +92,8 @@ class KernelApp(Application):
         info, wrote = self._connection_info()
         self.session = Session(info.key.encode(), info.signature_scheme)
         self.transport_ = Transport(info, self.session)
+        if self.registration is not None:
+            self._register()
         if wrote:
             info.write(self.connection_file)
             print(f"To connect a client: --existing {self.connection_file}", file=sys.stderr)
@@ -103,14 +107,32 @@ class KernelApp(Application):
         log.setLevel(self.log_level)
         log.propagate = False
 
+    registration: handshake.Registration | None = None
+
     def _connection_info(self) -> tuple[ConnectionInfo, bool]:
         if self.connection_file and os.path.exists(self.connection_file):
+            data = handshake.read_file(self.connection_file)
+            if handshake.Registration.is_registration(data):
+                self.registration = handshake.Registration.from_dict(data, self.connection_file)
+                return self.registration.connection_info(), False
             return ConnectionInfo.read(self.connection_file), False
         if not self.connection_file:
             runtime = jupyter_runtime_dir()
             os.makedirs(runtime, mode=0o700, exist_ok=True)
             self.connection_file = os.path.join(runtime, f"kernel-{os.getpid()}.json")
         return ConnectionInfo.new(self.ip, self.transport), True
+
+    def _register(self) -> None:
+        """The JEP 66 handshake: report the ports just bound, or exit if the launcher never
+        acknowledges them (nobody would ever connect)."""
+        reg = self.registration
+        try:
+            handshake.register(reg, self.transport_.info, self.registration_timeout)
+        except handshake.HandshakeError as e:
+            log.error("registration failed, exiting: %s", e)
+            self.transport_.close()
+            sys.exit(1)
+        log.info("registered kernel %s with the launcher at %s", reg.kernel_id, reg.url)
 
     def start(self) -> None:
         kernel = self.kernel

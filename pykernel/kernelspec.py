@@ -29,6 +29,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .wire import PROTOCOL_VERSION
+
 LOGO_FILES = ("logo-32x32.png", "logo-64x64.png", "logo-svg.svg")
 INTERRUPT_MODES = ("signal", "message")
 
@@ -155,7 +157,7 @@ def kernel_json(
     env: dict | None = None,
     interrupt_mode: str = "signal",
     metadata: dict | None = None,
-    protocol_version: str = "5.5",
+    protocol_version: str = PROTOCOL_VERSION,
     extra_argv: list | None = None,
     debug: bool = False,
 ) -> dict:
@@ -189,7 +191,7 @@ def install(
     interrupt_mode: str = "signal",
     metadata: dict | None = None,
     logo_dir: str | None = None,
-    protocol_version: str = "5.5",
+    protocol_version: str = PROTOCOL_VERSION,
     extra_argv: list | None = None,
     debug: bool = False,
 ) -> str:
@@ -339,7 +341,7 @@ def main(
     interrupt_mode: str = "signal",
     metadata: dict | None = None,
     logo_dir: str | None = None,
-    protocol_version: str = "5.5",
+    protocol_version: str = PROTOCOL_VERSION,
 ) -> int:
     """Run `install ...` or `uninstall ...` for `python -m module`; return the exit code.
 
