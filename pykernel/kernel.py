@@ -10,6 +10,9 @@ Theory of operation
 - Threads: the main thread runs the main shell (user code runs there, so SIGINT can interrupt it); the
   control thread serves control and notices iopub subscriptions; each subshell has a thread. See
   `shells.py` for how shell messages reach those threads.
+- The main shell reads no request until the first iopub subscription (or `subscriber_wait` seconds
+  after binding): a client reconnecting after a restart may send its first cell before its SUB
+  socket is back, and that cell's output would go to nobody. Control is served meanwhile.
 - A language is a subclass that implements the `do_*` hooks. It publishes with `publish`, `stream`,
   `display`; it asks for input with `input`; it never sees a socket.
 """
@@ -22,6 +25,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from typing import Any, Callable
 
@@ -131,6 +135,10 @@ class Kernel(Configurable):
 
     exit_grace = Float(3.0, help="Seconds to wait for running code to stop after a shutdown "
                        "request before the process exits regardless.").tag(config=True)
+    subscriber_wait = Float(2.0, help="Seconds after binding during which the first shell request "
+                            "waits for a first iopub subscriber, so that its output is not "
+                            "published to nobody (a client reconnecting after a restart).").tag(
+                                config=True)
 
     def __init__(self, transport: Transport, session: Session, **kwargs: Any):
         super().__init__(**kwargs)
@@ -439,6 +447,9 @@ class Kernel(Configurable):
     def stop(self) -> None:
         """Begin an orderly exit: the main loop returns, the app tears down."""
         self.stopping.set()
+        subscribed = getattr(self.transport, "subscribed", None)
+        if subscribed is not None:
+            subscribed.set()  # a shell held for a first subscriber stops waiting
         self.shells.wake()
         self.transport.control_wakeup.set()
 
@@ -451,11 +462,23 @@ class Kernel(Configurable):
         self.publish("status", {"execution_state": "starting"}, {})
         self.control_thread = procs.start_internal_thread(self._serve_control, "pykernel-control")
         try:
+            self._wait_for_subscriber()
             self.shells.serve_main()
         finally:
             self.stop()
             self.control_thread.join(self.exit_grace)
             procs.terminate_children()
+
+    def _wait_for_subscriber(self) -> None:
+        """Hold the shell until someone listens on iopub, for at most `subscriber_wait` seconds
+        after binding. Requests arriving meanwhile wait in the socket; control is served, and the
+        control thread notices the subscription (and `stop` ends the wait)."""
+        subscribed = getattr(self.transport, "subscribed", None)
+        if subscribed is None:
+            return
+        left = self.subscriber_wait - (time.monotonic() - self.transport.bound_at)
+        if left > 0 and not subscribed.wait(left):
+            log.info("no iopub subscriber after %.1fs; serving shell anyway", self.subscriber_wait)
 
     def _serve_control(self) -> None:
         poll = self.transport.control_poller()

@@ -8,7 +8,8 @@ Theory of operation
   * control (ROUTER): owned by the control thread; everything on it is sent from there.
   * iopub (XPUB): any thread publishes, under a lock; there is no publishing thread and no queue, so a
     message costs one `send` and no thread hop. Subscriptions are read under the same lock by whichever
-    thread notices them (the control thread watches the socket's fd), and answered with `iopub_welcome`.
+    thread notices them (the control thread watches the socket's fd), and answered with `iopub_welcome`;
+    the first one sets `subscribed`, which the kernel waits for before serving shell.
   * stdin (ROUTER): used under a lock by the thread asking for input, for the whole exchange.
   * heartbeat: its own zmq context and a C-level `zmq.proxy` echo in its own thread, so it answers
     while Python code holds the GIL.
@@ -30,6 +31,7 @@ import socket
 import tempfile
 import termios
 import threading
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Callable
@@ -174,6 +176,9 @@ class Transport:
         self._hb_ctx = zmq.Context()
         self._hb = self._socket(zmq.ROUTER, "hb_port", ctx=self._hb_ctx)
         self._hb_thread = procs.start_internal_thread(self._heartbeat, "pykernel-heartbeat")
+        # Set at the first iopub subscription: until then, output would be published to nobody.
+        self.subscribed = threading.Event()
+        self.bound_at = time.monotonic()
 
     def _socket(self, kind: int, port_name: str, ctx: zmq.Context | None = None,
                 verbose: bool = False) -> zmq.Socket:
@@ -289,6 +294,7 @@ class Transport:
             except zmq.Again:
                 return
             if event[:1] == b"\x01":
+                self.subscribed.set()
                 topic = event[1:].decode("utf-8", "replace")
                 frames = self.session.serialize("iopub_welcome", {"subscription": topic})
                 send_frames(self.iopub, frames)
