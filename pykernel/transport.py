@@ -113,13 +113,17 @@ def _bracket(ip: str) -> str:
     return f"[{ip}]" if ":" in ip and not ip.startswith("[") else ip
 
 
-def _bind(sock: zmq.Socket, info: ConnectionInfo, port_name: str) -> None:
+def _bind(sock: zmq.Socket, info: ConnectionInfo, port_name: str,
+          port_range: tuple[int, int] | None = None) -> None:
     port = getattr(info, port_name)
     if info.transport == "tcp":
         if ":" in info.ip:
             sock.ipv6 = True
         if port <= 0:
-            port = sock.bind_to_random_port(f"tcp://{_bracket(info.ip)}")
+            # the OS's choice (port 0), or bind-or-retry inside the range: no pick-then-bind race
+            low, high = port_range or (None, None)
+            port = (sock.bind_to_random_port(f"tcp://{_bracket(info.ip)}") if low is None else
+                    sock.bind_to_random_port(f"tcp://{_bracket(info.ip)}", low, high + 1))
             setattr(info, port_name, port)
         else:
             sock.bind(info.url(port_name))
@@ -157,8 +161,12 @@ class Wakeup:
 class Transport:
     """Binds the kernel's sockets and moves frames. Messages in, messages out; nothing more."""
 
-    def __init__(self, info: ConnectionInfo, session: Session):
+    def __init__(self, info: ConnectionInfo, session: Session,
+                 port_range: tuple[int, int] | None = None):
+        """Bind the sockets: on the ports in `info`, and where those are 0 on ports the OS
+        chooses, or inside `port_range` (inclusive) when given. `info` gets the ports bound."""
         self.info = info
+        self.port_range = port_range
         self.session = session
         self.ctx = zmq.Context()
         self.shell = self._socket(zmq.ROUTER, "shell_port")
@@ -194,7 +202,7 @@ class Transport:
             sock.curve_server = True
             sock.curve_secretkey = self.info.curve_secretkey.encode("ascii")
             sock.curve_publickey = self.info.curve_publickey.encode("ascii")
-        _bind(sock, self.info, port_name)
+        _bind(sock, self.info, port_name, self.port_range)
         return sock
 
     def _heartbeat(self) -> None:
