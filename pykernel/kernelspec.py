@@ -13,6 +13,8 @@ Theory of operation
   ran the install, so the kernel starts in the environment it was installed from. Only the logos are
   copied from a resource directory.
 - A reinstall replaces the whole directory: the new spec is written beside it, then swapped in.
+- `install --remote ENGINE` writes a spec for Enterprise Gateway or gateway_provisioners to launch on
+  other hosts (the engine-specific parts live in remotespec.py).
 - A language author calls `main(sys.argv[1:], module=..., ...)` from their `__main__` and gets the same
   `install` / `uninstall` subcommands and flags as pykernel.
 """
@@ -29,6 +31,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from . import remotespec
 from .wire import PROTOCOL_VERSION
 
 LOGO_FILES = ("logo-32x32.png", "logo-64x64.png", "logo-svg.svg")
@@ -160,11 +163,14 @@ def kernel_json(
     protocol_version: str = PROTOCOL_VERSION,
     extra_argv: list | None = None,
     debug: bool = False,
+    launch_argv: list | None = None,
 ) -> dict:
-    """The contents of kernel.json for a kernel run as `python -m module`."""
+    """The contents of kernel.json for a kernel run as `python -m module`. `launch_argv` replaces
+    `-f {connection_file}` (remote launch: see remotespec.py)."""
     if interrupt_mode not in INTERRUPT_MODES:
         raise ValueError(f"interrupt_mode must be one of {INTERRUPT_MODES}, not {interrupt_mode!r}")
-    argv = [sys.executable, "-m", module, "-f", "{connection_file}", *(extra_argv or [])]
+    launch = ["-f", "{connection_file}"] if launch_argv is None else list(launch_argv)
+    argv = [sys.executable, "-m", module, *launch, *(extra_argv or [])]
     spec: dict = {
         "argv": argv + ["--debug"] * bool(debug),
         "display_name": display_name,
@@ -194,6 +200,7 @@ def install(
     protocol_version: str = PROTOCOL_VERSION,
     extra_argv: list | None = None,
     debug: bool = False,
+    launch_argv: list | None = None,
 ) -> str:
     """Write the kernelspec `name` for `python -m module` and return its directory.
 
@@ -212,6 +219,7 @@ def install(
         protocol_version=protocol_version,
         extra_argv=extra_argv,
         debug=debug,
+        launch_argv=launch_argv,
     )
     if logo_dir is not None and not os.path.isdir(logo_dir):
         raise ValueError(f"logo_dir {logo_dir!r} is not a directory")
@@ -313,6 +321,12 @@ def build_parser(prog: str, default_name: str, default_display_name: str) -> arg
         help="how frontends interrupt the kernel: SIGINT (signal) or interrupt_request (message)",
     )
     parser.add_argument("--debug", action="store_true", help="start the kernel with --debug logging")
+    parser.add_argument(
+        "--remote",
+        choices=remotespec.ENGINES,
+        help="a spec for remote launch by this engine's distributed (ssh) launcher",
+    )
+    parser.add_argument("--remote-hosts", metavar="H1,H2", help="hosts for --remote (default: the engine's)")
     return parser
 
 
@@ -360,6 +374,11 @@ def main(
                 print(f"Removed {path}")
             return 0
         args = build_parser(f"{prog} install", default_name, default_display_name).parse_args(rest)
+        if args.remote_hosts and not args.remote:
+            raise KernelspecError("--remote-hosts needs --remote")
+        remote = remotespec.spec_options(args.remote, args.remote_hosts, metadata) if args.remote else {}
+        if args.interrupt_mode:
+            remote.pop("interrupt_mode", None)
         path = install(
             module=module,
             name=args.name,
@@ -369,11 +388,10 @@ def main(
             sys_prefix=args.sys_prefix,
             prefix=args.prefix,
             env=dict(args.env) if args.env else None,
-            interrupt_mode=args.interrupt_mode or interrupt_mode,
-            metadata=metadata,
             logo_dir=logo_dir,
             protocol_version=protocol_version,
             debug=args.debug,
+            **{"interrupt_mode": args.interrupt_mode or interrupt_mode, "metadata": metadata, **remote},
         )
     except SystemExit as exc:  # argparse's way to end after --help or a usage error
         return exc.code if isinstance(exc.code, int) else 2
