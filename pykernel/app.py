@@ -3,6 +3,9 @@
 `launch(KernelClass)` is the entry point of every language built on pykernel:
 
     python -m LANGUAGE -f CONNECTION_FILE [--debug] [--ip IP] [--transport tcp|ipc] [--Class.trait=V]
+    python -m LANGUAGE -f REGISTRATION_FILE ...    (JEP 66: binds its own ports; see handshake.py)
+    python -m LANGUAGE --kernel-id ID --response-address IP:PORT --public-key K [--port-range L..H]
+                                                   (Enterprise Gateway, gateway_provisioners: remote.py)
     python -m LANGUAGE install [--user | --sys-prefix | --prefix P] [--name N] [--display-name D] ...
     python -m LANGUAGE uninstall [--name N]
 
@@ -28,7 +31,7 @@ from traitlets import Bool, CaselessStrEnum, Float, Integer, Unicode
 from traitlets.config import Application
 
 from . import __version__
-from . import cli, kernelspec, procs
+from . import cli, handshake, kernelspec, procs, remote
 from .kernelspec import user_data_dir
 from .transport import (IOPUB_HWM, IOPUB_STALL_TIMEOUT, ConnectionInfo, Transport,
                         security_check)
@@ -70,6 +73,8 @@ class KernelApp(Application):
                                 "subscriber that does not read before it is skipped until it "
                                 "reads again (the request then ends with a notice on stderr)."
                                 ).tag(config=True)
+    registration_timeout = Float(10.0, help="Seconds to wait for the launcher's acknowledgement "
+                                 "when started with a registration file (JEP 66).").tag(config=True)
 
     aliases = {
         "f": "KernelApp.connection_file",
@@ -112,12 +117,18 @@ class KernelApp(Application):
         for text in warnings:
             log.warning("%s", text)
         self.session = Session(info.key.encode(), info.signature_scheme)
-        self.transport_ = Transport(info, self.session, self.iopub_hwm, self.iopub_stall_timeout)
+        port_range = self.remote_options.port_range if self.remote_options else None
+        self.transport_ = Transport(info, self.session, port_range, iopub_hwm=self.iopub_hwm,
+                                    iopub_stall_timeout=self.iopub_stall_timeout)
+        if self.registration is not None:
+            self._register()
         if wrote:
             info.write(self.connection_file)
             print(f"To connect a client: --existing {self.connection_file}", file=sys.stderr)
         self.kernel = self.kernel_class(transport=self.transport_, session=self.session,
                                         parent=self, **kernel_kwargs)
+        if self.remote_options is not None:
+            self._announce()
 
     def _setup_logging(self) -> None:
         handler = logging.StreamHandler(sys.__stderr__)
@@ -126,8 +137,20 @@ class KernelApp(Application):
         log.setLevel(self.log_level)
         log.propagate = False
 
+    registration: handshake.Registration | None = None
+    remote_options: remote.RemoteOptions | None = None  # set by `launch` (see remote.py)
+    comm_port: remote.CommPort | None = None
+
     def _connection_info(self) -> tuple[ConnectionInfo, bool]:
+        if self.remote_options is not None:
+            # reachable from the engine's host unless --ip says otherwise
+            ip = self.ip if "ip" in self.config.get("KernelApp", {}) else "0.0.0.0"
+            return ConnectionInfo.new(ip, self.transport), False
         if self.connection_file and os.path.exists(self.connection_file):
+            data = handshake.read_file(self.connection_file)
+            if handshake.Registration.is_registration(data):
+                self.registration = handshake.Registration.from_dict(data, self.connection_file)
+                return self.registration.connection_info(), False
             return ConnectionInfo.read(self.connection_file), False
         if not self.connection_file:
             runtime = jupyter_runtime_dir()
@@ -135,8 +158,47 @@ class KernelApp(Application):
             self.connection_file = os.path.join(runtime, f"kernel-{os.getpid()}.json")
         return ConnectionInfo.new(self.ip, self.transport), True
 
+    def _register(self) -> None:
+        """The JEP 66 handshake: report the ports just bound, or exit if the launcher never
+        acknowledges them (nobody would ever connect)."""
+        reg = self.registration
+        try:
+            handshake.register(reg, self.transport_.info, self.registration_timeout)
+        except handshake.HandshakeError as e:
+            log.error("registration failed, exiting: %s", e)
+            self.transport_.close()
+            sys.exit(1)
+        log.info("registered kernel %s with the launcher at %s", reg.kernel_id, reg.url)
+
+    def _announce(self) -> None:
+        """Remote launch: bind the comm port, send the engine our connection info, or exit."""
+        opts, info = self.remote_options, self.transport_.info
+        for ignored in opts.ignored:
+            log.warning("remote launch: ignoring %s (Spark options do not apply to pykernel)",
+                        ignored)
+        try:
+            opts.check()
+            self.comm_port = remote.CommPort(info.ip, opts.port_range)
+            payload = {**{k: v for k, v in vars(info).items() if k != "extra" and v is not None},
+                       "kernel_name": info.kernel_name or self.kernel_class.kernel_name,
+                       "pid": os.getpid(), "pgid": os.getpgid(0),
+                       "comm_port": self.comm_port.port, "kernel_id": opts.kernel_id}
+            payload.pop("curve_secretkey", None)  # never leaves this host
+            remote.send_response(opts, payload)
+        except remote.RemoteLaunchError as e:
+            log.error("remote launch failed, exiting: %s", e)
+            if self.comm_port is not None:
+                self.comm_port.close()
+            self.transport_.close()
+            sys.exit(1)
+        log.info("remote launch: connection info sent to %s, comm port %d",
+                 opts.response_address, self.comm_port.port)
+
     def start(self) -> None:
         kernel = self.kernel
+        if self.comm_port is not None:
+            procs.start_internal_thread(self.comm_port.serve, "pykernel-comm-port",
+                                        (lambda: kernel.interrupt(children=True), kernel.stop))
         kernel.install_signal_handlers()
         pid = self.parent_pid or int(os.environ.get("JPY_PARENT_PID", "0") or 0)
         if self.watch_parent and pid > 1:
@@ -145,6 +207,8 @@ class KernelApp(Application):
             kernel.start()
         finally:
             kernel.cleanup()
+            if self.comm_port is not None:
+                self.comm_port.close()
             self.transport_.close()
 
 
@@ -189,8 +253,14 @@ def launch(kernel_class: type, argv: Sequence[str] | None = None) -> None:
     defaults = kernel_class.kernelspec_defaults()
     if argv and argv[0] in cli.COMMANDS:
         sys.exit(kernelspec.main(argv, **defaults))
-    app = KernelApp(kernel_class)
     prog = f"{os.path.basename(sys.executable)} -m {defaults['module']}"
+    try:
+        remote_options, argv = remote.split_args(argv)
+    except remote.RemoteLaunchError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    app = KernelApp(kernel_class)
+    app.remote_options = remote_options
     app.description = cli.description(prog, app.description)
     problem = cli.problem(argv, app)
     if problem is None:

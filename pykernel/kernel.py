@@ -20,6 +20,9 @@ Theory of operation
 - stop_on_error: when a cell fails, the execute_requests received for its shell before the error
   reply goes out (queued, or readable on the socket) are answered `aborted`; a request that arrives
   after the reply went out runs, as it may be the frontend's answer to the error (see `shells.py`).
+- The main shell reads no request until the first iopub subscription (or `subscriber_wait` seconds
+  after binding): a client reconnecting after a restart may send its first cell before its SUB
+  socket is back, and that cell's output would go to nobody. Control is served meanwhile.
 
 Names: a language and the core are one object, so every kind of name has its own form and no name
 is in two rows (tests/test_dispatch.py checks these sets against the classes; `WrapperKernel`
@@ -46,6 +49,7 @@ import select
 import signal
 import sys
 import threading
+import time
 import traceback
 from typing import Any, Callable
 
@@ -181,6 +185,10 @@ class Kernel(Configurable):
 
     exit_grace = Float(3.0, help="Seconds to wait for running code to stop after a shutdown "
                        "request before the process exits regardless.").tag(config=True)
+    subscriber_wait = Float(2.0, help="Seconds after binding during which the first shell request "
+                            "waits for a first iopub subscriber, so that its output is not "
+                            "published to nobody (a client reconnecting after a restart).").tag(
+                                config=True)
 
     def __init__(self, transport: Transport, session: Session, **kwargs: Any):
         super().__init__(**kwargs)
@@ -515,6 +523,9 @@ class Kernel(Configurable):
     def stop(self) -> None:
         """Begin an orderly exit: the main loop returns, the app tears down."""
         self.stopping.set()
+        subscribed = getattr(self.transport, "subscribed", None)
+        if subscribed is not None:
+            subscribed.set()  # a shell held for a first subscriber stops waiting
         self.shells.wake()
         self.transport.control_wakeup.set()
 
@@ -527,11 +538,23 @@ class Kernel(Configurable):
         self.publish("status", {"execution_state": "starting"}, {})
         self.control_thread = procs.start_internal_thread(self._serve_control, "pykernel-control")
         try:
+            self._wait_for_subscriber()
             self.shells.serve_main()
         finally:
             self.stop()
             self.control_thread.join(self.exit_grace)
             procs.terminate_children()
+
+    def _wait_for_subscriber(self) -> None:
+        """Hold the shell until someone listens on iopub, for at most `subscriber_wait` seconds
+        after binding. Requests arriving meanwhile wait in the socket; control is served, and the
+        control thread notices the subscription (and `stop` ends the wait)."""
+        subscribed = getattr(self.transport, "subscribed", None)
+        if subscribed is None:
+            return
+        left = self.subscriber_wait - (time.monotonic() - self.transport.bound_at)
+        if left > 0 and not subscribed.wait(left):
+            log.info("no iopub subscriber after %.1fs; serving shell anyway", self.subscriber_wait)
 
     def _serve_control(self) -> None:
         poll = self.transport.control_poller()

@@ -15,6 +15,8 @@ Theory of operation
 - That argv never imports from the frontend's working directory (see `launcher_argv`): a `pykernel/`
   folder or a `json.py` where Jupyter was started must not replace the installed code.
 - A reinstall replaces the whole directory: the new spec is written beside it, then swapped in.
+- `install --remote ENGINE` writes a spec for Enterprise Gateway or gateway_provisioners to launch on
+  other hosts (the engine-specific parts live in remotespec.py).
 - A language author calls `main(sys.argv[1:], module=..., ...)` from their `__main__` and gets the same
   `install` / `uninstall` subcommands and flags as pykernel.
 """
@@ -30,6 +32,9 @@ import site
 import sys
 import tempfile
 from pathlib import Path
+
+from . import remotespec
+from .wire import PROTOCOL_VERSION
 
 LOGO_FILES = ("logo-32x32.png", "logo-64x64.png", "logo-svg.svg")
 INTERRUPT_MODES = ("signal", "message")
@@ -176,14 +181,17 @@ def kernel_json(
     env: dict | None = None,
     interrupt_mode: str = "signal",
     metadata: dict | None = None,
-    protocol_version: str = "5.5",
+    protocol_version: str = PROTOCOL_VERSION,
     extra_argv: list | None = None,
     debug: bool = False,
+    launch_argv: list | None = None,
 ) -> dict:
-    """The contents of kernel.json for a kernel run as `python -m module` (see `launcher_argv`)."""
+    """The contents of kernel.json for a kernel run as `python -m module` (see `launcher_argv`).
+    `launch_argv` replaces `-f {connection_file}` (remote launch: see remotespec.py)."""
     if interrupt_mode not in INTERRUPT_MODES:
         raise ValueError(f"interrupt_mode must be one of {INTERRUPT_MODES}, not {interrupt_mode!r}")
-    argv = [*launcher_argv(module), "-f", "{connection_file}", *(extra_argv or [])]
+    launch = ["-f", "{connection_file}"] if launch_argv is None else list(launch_argv)
+    argv = [*launcher_argv(module), *launch, *(extra_argv or [])]
     spec: dict = {
         "argv": argv + ["--debug"] * bool(debug),
         "display_name": display_name,
@@ -210,9 +218,10 @@ def install(
     interrupt_mode: str = "signal",
     metadata: dict | None = None,
     logo_dir: str | None = None,
-    protocol_version: str = "5.5",
+    protocol_version: str = PROTOCOL_VERSION,
     extra_argv: list | None = None,
     debug: bool = False,
+    launch_argv: list | None = None,
 ) -> str:
     """Write the kernelspec `name` for `python -m module` and return its directory.
 
@@ -231,6 +240,7 @@ def install(
         protocol_version=protocol_version,
         extra_argv=extra_argv,
         debug=debug,
+        launch_argv=launch_argv,
     )
     if logo_dir is not None and not os.path.isdir(logo_dir):
         raise ValueError(f"logo_dir {logo_dir!r} is not a directory")
@@ -332,6 +342,12 @@ def build_parser(prog: str, default_name: str, default_display_name: str) -> arg
         help="how frontends interrupt the kernel: SIGINT (signal) or interrupt_request (message)",
     )
     parser.add_argument("--debug", action="store_true", help="start the kernel with --debug logging")
+    parser.add_argument(
+        "--remote",
+        choices=remotespec.ENGINES,
+        help="a spec for remote launch by this engine's distributed (ssh) launcher",
+    )
+    parser.add_argument("--remote-hosts", metavar="H1,H2", help="hosts for --remote (default: the engine's)")
     return parser
 
 
@@ -360,7 +376,7 @@ def main(
     interrupt_mode: str = "signal",
     metadata: dict | None = None,
     logo_dir: str | None = None,
-    protocol_version: str = "5.5",
+    protocol_version: str = PROTOCOL_VERSION,
 ) -> int:
     """Run `install ...` or `uninstall ...` for `python -m module`; return the exit code.
 
@@ -379,6 +395,11 @@ def main(
                 print(f"Removed {path}")
             return 0
         args = build_parser(f"{prog} install", default_name, default_display_name).parse_args(rest)
+        if args.remote_hosts and not args.remote:
+            raise KernelspecError("--remote-hosts needs --remote")
+        remote = remotespec.spec_options(args.remote, args.remote_hosts, metadata) if args.remote else {}
+        if args.interrupt_mode:
+            remote.pop("interrupt_mode", None)
         path = install(
             module=module,
             name=args.name,
@@ -388,11 +409,10 @@ def main(
             sys_prefix=args.sys_prefix,
             prefix=args.prefix,
             env=dict(args.env) if args.env else None,
-            interrupt_mode=args.interrupt_mode or interrupt_mode,
-            metadata=metadata,
             logo_dir=logo_dir,
             protocol_version=protocol_version,
             debug=args.debug,
+            **{"interrupt_mode": args.interrupt_mode or interrupt_mode, "metadata": metadata, **remote},
         )
     except SystemExit as exc:  # argparse's way to end after --help or a usage error
         return exc.code if isinstance(exc.code, int) else 2

@@ -8,7 +8,8 @@ Theory of operation
   * control (ROUTER): owned by the control thread; everything on it is sent from there.
   * iopub (XPUB): any thread publishes, under a lock; there is no publishing thread and no queue, so a
     message costs one `send` and no thread hop. Subscriptions are read under the same lock by whichever
-    thread notices them (the control thread watches the socket's fd), and answered with `iopub_welcome`.
+    thread notices them (the control thread watches the socket's fd), and answered with `iopub_welcome`;
+    the first one sets `subscribed`, which the kernel waits for before serving shell.
   * stdin (ROUTER): used under a lock by the thread asking for input, for the whole exchange. The
     wait ends with EOFError when the asking frontend's shell connection closes (a killed frontend
     blocks no cell): see `stdin_exchange`. The shell socket's monitor socket (connections accepted
@@ -193,13 +194,17 @@ def _bracket(ip: str) -> str:
     return f"[{ip}]" if ":" in ip and not ip.startswith("[") else ip
 
 
-def _bind(sock: zmq.Socket, info: ConnectionInfo, port_name: str) -> None:
+def _bind(sock: zmq.Socket, info: ConnectionInfo, port_name: str,
+          port_range: tuple[int, int] | None = None) -> None:
     port = getattr(info, port_name)
     if info.transport == "tcp":
         if ":" in info.ip:
             sock.ipv6 = True
         if port <= 0:
-            port = sock.bind_to_random_port(f"tcp://{_bracket(info.ip)}")
+            # the OS's choice (port 0), or bind-or-retry inside the range: no pick-then-bind race
+            low, high = port_range or (None, None)
+            port = (sock.bind_to_random_port(f"tcp://{_bracket(info.ip)}") if low is None else
+                    sock.bind_to_random_port(f"tcp://{_bracket(info.ip)}", low, high + 1))
             setattr(info, port_name, port)
         else:
             sock.bind(info.url(port_name))
@@ -277,9 +282,13 @@ class Wakeup:
 class Transport:
     """Binds the kernel's sockets and moves frames. Messages in, messages out; nothing more."""
 
-    def __init__(self, info: ConnectionInfo, session: Session, iopub_hwm: int = IOPUB_HWM,
+    def __init__(self, info: ConnectionInfo, session: Session,
+                 port_range: tuple[int, int] | None = None, iopub_hwm: int = IOPUB_HWM,
                  iopub_stall_timeout: float = IOPUB_STALL_TIMEOUT):
+        """Bind the sockets: on the ports in `info`, and where those are 0 on ports the OS
+        chooses, or inside `port_range` (inclusive) when given. `info` gets the ports bound."""
         self.info = info
+        self.port_range = port_range
         self.session = session
         self.iopub_hwm = iopub_hwm
         self.iopub_stall_timeout = iopub_stall_timeout
@@ -304,6 +313,9 @@ class Transport:
         self._hb_ctx = zmq.Context()
         self._hb = self._socket(zmq.ROUTER, "hb_port", ctx=self._hb_ctx)
         self._hb_thread = procs.start_internal_thread(self._heartbeat, "pykernel-heartbeat")
+        # Set at the first iopub subscription: until then, output would be published to nobody.
+        self.subscribed = threading.Event()
+        self.bound_at = time.monotonic()
 
     def _socket(self, kind: int, port_name: str, ctx: zmq.Context | None = None,
                 verbose: bool = False) -> zmq.Socket:
@@ -321,7 +333,7 @@ class Transport:
             sock.curve_server = True
             sock.curve_secretkey = self.info.curve_secretkey.encode("ascii")
             sock.curve_publickey = self.info.curve_publickey.encode("ascii")
-        _bind(sock, self.info, port_name)
+        _bind(sock, self.info, port_name, self.port_range)
         return sock
 
     def _heartbeat(self) -> None:
@@ -466,6 +478,7 @@ class Transport:
             except zmq.Again:
                 return
             if event[:1] == b"\x01":
+                self.subscribed.set()
                 topic = event[1:].decode("utf-8", "replace")
                 frames = self.session.serialize("iopub_welcome", {"subscription": topic})
                 try:

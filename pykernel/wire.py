@@ -32,7 +32,7 @@ from datetime import date, datetime, timezone
 from typing import Any, Iterable, Sequence
 
 DELIMITER = b"<IDS|MSG>"
-PROTOCOL_VERSION = "5.5"
+PROTOCOL_VERSION = "5.6"  # 5.5 plus the startup handshake (JEP 66, see handshake.py)
 
 _DIGESTS = {"hmac-sha256": hashlib.sha256, "hmac-sha512": hashlib.sha512, "hmac-md5": hashlib.md5}
 

@@ -30,7 +30,7 @@ def test_kernel_info(echo):
     _, kc = echo
     info = kc.kernel_info(reply=True, timeout=TIMEOUT)["content"]
     assert info["status"] == "ok"
-    assert info["protocol_version"] == "5.5"
+    assert info["protocol_version"] == "5.6"
     assert info["implementation"] == "echo"
     assert info["language_info"]["name"] == "echo"
     assert "kernel subshells" in info["supported_features"]

@@ -90,7 +90,7 @@ def test_user_install_writes_the_whole_kernel_json(dirs, capsys):
         "language": "python",
         "interrupt_mode": "signal",
         "metadata": METADATA,
-        "kernel_protocol_version": "5.5",
+        "kernel_protocol_version": "5.6",
     }
     assert str(spec_dir) in capsys.readouterr().out
 
@@ -320,7 +320,7 @@ def test_kernel_spec_manager_reads_back_a_user_install(dirs):
     assert spec.argv[-1] == "--debug"
     assert spec.env == {"K": "V"}
     assert spec.interrupt_mode == "message"
-    assert spec.kernel_protocol_version == "5.5"
+    assert spec.kernel_protocol_version == "5.6"
 
 
 def test_kernel_spec_manager_finds_a_prefix_install_on_jupyter_path(tmp_path, monkeypatch):

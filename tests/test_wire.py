@@ -35,7 +35,7 @@ def test_header_fields():
     h = json.loads(frames_for(s)[2])
     assert set(h) == {"msg_id", "session", "username", "date", "msg_type", "version"}
     assert h["session"] == s.session_id and h["username"] == "alice"
-    assert h["version"] == "5.5"
+    assert h["version"] == "5.6"
     assert h["date"].endswith("Z")
     datetime.fromisoformat(h["date"].replace("Z", "+00:00"))
     assert json.loads(frames_for(s)[2])["msg_id"] != h["msg_id"]
