@@ -34,6 +34,10 @@ from tornado.websocket import websocket_connect  # noqa: E402
 
 from e2e.lab import LabServer  # noqa: E402
 
+# Starting a JupyterLab server takes tens of seconds on a busy 2-CPU machine, and it happens inside
+# the first test that needs it.
+pytestmark = pytest.mark.timeout(180)
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "extensions" / "jupyter_server_nodelay"
 ARTIFACTS = ROOT / "test-artifacts"
