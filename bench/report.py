@@ -400,10 +400,19 @@ def _section(text: str, title: str) -> tuple:
     return start, (end + 1 if end >= 0 else len(text))
 
 
+#: Sections of RESULTS.md that another command writes (bench/latency.py): kept as they are.
+OTHER_SECTIONS = ("In the browser: what a JupyterLab user waits on",)
+
+
 def write(path: Path, text: str) -> None:
-    """Write the report, keeping the hand-written Observations section of an existing file."""
+    """Write the report, keeping the hand-written Observations section of an existing file and the
+    sections other benchmarks put there."""
     old = path.read_text() if path.exists() else ""
     kept, new = _section(old, "Observations"), _section(text, "Observations")
     if kept and new:
         text = text[:new[0]] + old[kept[0]:kept[1]].rstrip() + "\n\n" + text[new[1]:]
+    for title in OTHER_SECTIONS:
+        other = _section(old, title)
+        if other:
+            text = text.rstrip() + "\n\n" + old[other[0]:other[1]].rstrip() + "\n"
     path.write_text(text)

@@ -227,3 +227,26 @@ def test_summary_gives_targets_and_headline_ratios() -> None:
     assert "| no-op round trip | 0.25 |" in lines and "| executes/s | 5.00 |" in lines
     assert "floor" not in text and "akernel" not in text  # protocol-only and missing kernels
     assert lines[-1] == "Full tables: bench/last-run.md"
+
+
+def test_report_keeps_the_browser_latency_section(tmp_path: Path) -> None:
+    from bench import latency
+
+    out = tmp_path / "RESULTS.md"
+    out.write_text("# old\n\n## Targets\n\nold verdicts\n\n## Run\n\nold figures\n")
+    latency.write_section(out, f"## {latency.TITLE}\n\nfirst latency figures\n")
+    latency.write_section(out, f"## {latency.TITLE}\n\nlatency figures\n")
+    report.write(out, "# Kernel benchmark results\n\n## Targets\n\nnew verdicts\n\n## Run\n\nnew figures\n")
+    text = out.read_text()
+    assert "new figures" in text and "old figures" not in text
+    assert text.count(f"## {latency.TITLE}") == 1 and "first latency" not in text
+    assert text.index("## Run") < text.index("latency figures")
+
+
+def test_kernel_websocket_frames_round_trip() -> None:
+    from bench import kernelws
+
+    parts = [b'{"msg_type": "execute_request"}', b"{}", b"{}", b'{"code": "1+1"}', b"\x00buffer"]
+    frame = kernelws.pack("shell", parts)
+    assert kernelws.unpack(frame) == ("shell", parts)
+    assert int.from_bytes(frame[:8], "little") == len(parts) + 2  # offsets: channel start, then ends

@@ -124,10 +124,22 @@ def bash_kernel(bash_unavailable) -> str:
     return require_bash(bash_unavailable)
 
 
-@pytest.fixture
-def open_notebook(request, frontend):
-    """`open_notebook(kernel, cells=())` -> a Notebook open in a fresh page, its kernel idle."""
-    server, context = frontend
+@pytest.fixture(scope="module")
+def nodelay_lab(missing):
+    """A second JupyterLab server, with the jupyter_server_nodelay extension on (for the tests of
+    one module at a time: it is not needed beyond them)."""
+    if missing:
+        yield None
+        return
+    server = LabServer(ARTIFACTS / "jupyterlab-nodelay.log", nodelay=True)
+    server.start()
+    yield server
+    server.stop()
+
+
+def notebook_opener(request, server, context):
+    """`open_(kernel, cells=())` -> a Notebook on `server` open in a fresh page, its kernel idle;
+    a generator: after the test it saves screenshots and console logs of failed tests and closes."""
     opened: list[tuple[Notebook, list[str]]] = []
 
     def open_(kernel: str, cells: list[str] = ()) -> Notebook:
@@ -151,3 +163,10 @@ def open_notebook(request, frontend):
             (ARTIFACTS / f"{stem}.console.txt").write_text("\n".join(console))
         nb.page.close()
         server.shutdown_sessions(nb.path)
+
+
+@pytest.fixture
+def open_notebook(request, frontend):
+    """`open_notebook(kernel, cells=())` -> a Notebook open in a fresh page, its kernel idle."""
+    server, context = frontend
+    yield from notebook_opener(request, server, context)

@@ -2,7 +2,8 @@
 
 The server runs on 127.0.0.1 with a random token, a temporary root dir and its own config, settings
 and workspace dirs, so nothing of the user's Jupyter setup leaks in. The announcements plugin is
-disabled so no "news" toast covers the page. Kernelspecs come from the environment (JUPYTER_PATH, set
+disabled so no "news" toast covers the page. The project's server extension jupyter_server_nodelay
+(extensions/) is switched on or off by the server's own config, whatever the environment enables. Kernelspecs come from the environment (JUPYTER_PATH, set
 by tests/conftest.py), exactly as a user's server finds them.
 
 The page object knows JupyterLab's DOM (class names of cells, outputs, stdin box, completer, dialogs)
@@ -37,7 +38,8 @@ SERVER_START_TIMEOUT = 120  # seconds; first start compiles nothing but imports 
 class LabServer:
     """`jupyter lab` on localhost; `url(path)` gives an address carrying the token."""
 
-    def __init__(self, log_path: Path):
+    def __init__(self, log_path: Path, nodelay: bool = False):
+        self.nodelay = nodelay
         self.base = Path(tempfile.mkdtemp(prefix="pykernel-lab-"))
         self.root = self.base / "root"
         self.token = secrets.token_hex(16)
@@ -50,6 +52,8 @@ class LabServer:
         (config / "labconfig").mkdir(parents=True)
         (config / "labconfig" / "page_config.json").write_text(json.dumps(
             {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+        (config / "jupyter_server_config.json").write_text(json.dumps(
+            {"ServerApp": {"jpserver_extensions": {"jupyter_server_nodelay": self.nodelay}}}))
         return config
 
     def start(self) -> None:
