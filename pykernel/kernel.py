@@ -16,7 +16,9 @@ Theory of operation
   even while the main thread is inside a C call. The main thread, at its next bytecode, runs
   `do_keyboard_interrupt`, which by default raises KeyboardInterrupt in the running code. At shutdown
   the running code is interrupted the same way and then gets KeyboardInterrupt whatever the language
-  does with interrupts, so the process exits in time.
+  does with interrupts, so the process exits in time. An interrupt that comes after a cell's `busy`
+  but before the language runs it ends the cell as it starts; `do_interrupt` runs in the context of
+  the cell it interrupts (`parent_header()` is that cell's), also then.
 - stop_on_error: when a cell fails, the execute_requests received for its shell before the error
   reply goes out (queued, or readable on the socket) are answered `aborted`; a request that arrives
   after the reply went out runs, as it may be the frontend's answer to the error (see `shells.py`).
@@ -200,6 +202,10 @@ class Kernel(Configurable):
         self.shells = Shells(self, transport)
         self.stopping = threading.Event()
         self._executing = False  # the main shell is running a language's execute hook
+        # The main shell's execute_request, from before its `busy` to after its `idle`: an
+        # interrupt in that time is for this cell, also before `_executing` (see `_on_sigint`).
+        self._main_request: Request | None = None
+        self._interrupt_pending = False  # one came while that request was starting
         self.comms = None  # set by languages that support comms (see comms.py)
         self.streams = StreamCoalescer(self._send_stream)
         self.shell_handlers: dict[str, Callable[[Request], None]] = {
@@ -275,6 +281,9 @@ class Kernel(Configurable):
         token = current_request.set(req)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s %s", channel, msg.msg_type, msg.msg_id)
+        main_execute = msg.msg_type == "execute_request" and shell is not None and shell.is_main
+        if main_execute:  # before `busy`: a frontend may interrupt as soon as it sees that
+            self._main_request = req
         self.publish("status", {"execution_state": "busy"}, msg.header)
         stalls = getattr(self.transport, "stalls", 0)
         try:
@@ -302,6 +311,9 @@ class Kernel(Configurable):
                 self.publish_stream("stderr", STALL_NOTICE, msg.header)
             req.done = True
             self.publish("status", {"execution_state": "idle"}, msg.header)
+            if main_execute:
+                self._main_request = None
+                self._interrupt_pending = False
             current_request.reset(token)
 
     def abort(self, msg: Message, shell: Shell) -> None:
@@ -338,7 +350,10 @@ class Kernel(Configurable):
         main = req.shell is not None and req.shell.is_main
         try:
             if main:
-                self._executing = True  # before execute_input: a frontend may interrupt once it sees it
+                self._executing = True
+                if self._interrupt_pending:  # it came after `busy`, before this cell could run
+                    self._interrupt_pending = False
+                    raise KeyboardInterrupt
             if not ex.silent:
                 req.publish("execute_input", {"code": ex.code, "execution_count": count})
             reply = self.do_execute(ex)
@@ -494,15 +509,23 @@ class Kernel(Configurable):
             # wake the main thread's wait for messages, so that its Python handler runs.
             if wakeup is not None:
                 wakeup.set()
-            if signal.SIGINT in signums and self._executing:
+            req = self._main_request
+            if signal.SIGINT in signums and req is not None:
+                # in the context of the cell it interrupts, so that the hook can tell which
+                token = current_request.set(req)
                 try:
                     self.do_interrupt()
                 except Exception:
                     log.exception("the language's interrupt hook failed")
+                finally:
+                    current_request.reset(token)
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         if not self._executing:
-            log.info("interrupt ignored: the kernel is idle")
+            if self._main_request is not None:  # a cell is starting: it ends as it starts
+                self._interrupt_pending = True
+            else:
+                log.info("interrupt ignored: the kernel is idle")
             return
         self.do_keyboard_interrupt()
         if self.stopping.is_set():
@@ -513,7 +536,7 @@ class Kernel(Configurable):
         """Interrupt the running execute: a SIGINT to this process, as a frontend's signal-mode
         interrupt is (message mode does this, and signals the children too). An idle kernel
         ignores it."""
-        if not self._executing:
+        if self._main_request is None:
             log.info("interrupt ignored: the kernel is idle")
             return
         if children:
