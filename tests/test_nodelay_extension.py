@@ -17,6 +17,7 @@ import subprocess
 import sys
 import uuid
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -150,6 +151,13 @@ async def execute(ws, code: str) -> list[str]:
     return seen
 
 
+def run(coro):
+    """asyncio.run in a thread of its own: in a session that also ran the browser tests,
+    Playwright's sync API keeps an event loop running in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 async def close(ws) -> None:
     """Close `ws` and wait for the server's close frame, so no socket outlives the event loop."""
     ws.close()
@@ -167,7 +175,7 @@ def test_kernel_websocket_nodelay_follows_the_extension(server, kernel_id):
         finally:
             await close(ws)
 
-    on, seen = asyncio.run(scenario())
+    on, seen = run(scenario())
     assert on is server.nodelay
     # everything still arrives, and IOPub in the order the kernel sent it
     assert [m for m in seen if m != "execute_reply"] == ["busy", "execute_input", "stream", "idle"]
@@ -181,7 +189,7 @@ def test_other_websockets_keep_tornados_default(server):
         finally:
             await close(ws)
 
-    assert asyncio.run(scenario()) is False
+    assert run(scenario()) is False
 
 
 def test_the_server_log_says_when_it_is_on(server):
