@@ -14,6 +14,8 @@ import threading
 import time
 from typing import Any, Callable
 
+from . import posix
+
 #: Signals a frontend sends the kernel. The kernel's own threads block them, so that the kernel
 #: gets them on its main thread, where Python runs signal handlers: a signal the kernel takes on
 #: another thread would not wake a main thread that is waiting in a system call.
@@ -142,7 +144,7 @@ def signal_children(sig: int) -> None:
     for pid in descendants():
         st = stat(pid)
         if st is not None and st[2] == pgid:
-            _kill(pid, sig)
+            posix.kill(pid, sig)
 
 
 _SPARED: set[int] = set()
@@ -158,7 +160,7 @@ def terminate_children(grace: float = 1.0) -> None:
     `grace` seconds."""
     pids = [p for p in descendants() if p not in _SPARED]
     for pid in pids:
-        _kill(pid, signal.SIGTERM)
+        posix.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while pids and time.monotonic() < deadline:
         _reap()
@@ -166,7 +168,7 @@ def terminate_children(grace: float = 1.0) -> None:
         if pids:
             time.sleep(0.01)
     for pid in pids:
-        _kill(pid, signal.SIGKILL)
+        posix.kill(pid, signal.SIGKILL)
     _reap()
 
 
@@ -175,11 +177,4 @@ def _reap() -> None:
         while os.waitpid(-1, os.WNOHANG)[0] > 0:
             pass
     except ChildProcessError:
-        pass
-
-
-def _kill(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
         pass
