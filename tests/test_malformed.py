@@ -10,7 +10,7 @@ import pytest
 import zmq
 from jupyter_client import KernelManager
 
-from corefixtures import TIMEOUT, execute
+from corefixtures import TIMEOUT, endpoint, execute
 from pykernel.wire import DELIMITER, Session
 
 
@@ -26,7 +26,7 @@ def dealer(echo):
     info = km.get_connection_info()
     sock = zmq.Context.instance().socket(zmq.DEALER)
     sock.linger = 0
-    sock.connect(f"tcp://{info['ip']}:{info['shell_port']}")
+    sock.connect(endpoint(info, "shell"))
     yield sock, Session(info["key"]), kc
     sock.close()
 
@@ -74,7 +74,7 @@ def test_unattributable_messages_are_logged_once_with_a_count(tmp_path):
         info = km.get_connection_info()
         sock = zmq.Context.instance().socket(zmq.DEALER)
         sock.linger = 0
-        sock.connect(f"tcp://{info['ip']}:{info['shell_port']}")
+        sock.connect(endpoint(info, "shell"))
         for i in range(200):
             sock.send_multipart([DELIMITER, b"bad signature", b"{}", b"{}", b"{}", b"{}"])
         # one connection's messages are read in order: once this is answered, the 200 were read

@@ -12,7 +12,7 @@ import sys
 import pytest
 import zmq
 
-from corefixtures import TIMEOUT, reply_for, running_kernel
+from corefixtures import TIMEOUT, endpoint, reply_for, running_kernel
 from pykernel.transport import ConnectionInfo, security_check
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
@@ -125,7 +125,7 @@ def test_a_second_connection_cannot_take_over_a_stdin_identity(echo):
     thief.linger = 0
     monitor = thief.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
     try:
-        thief.connect(f"tcp://{info['ip']}:{info['stdin_port']}")
+        thief.connect(endpoint(info, "stdin"))
         assert monitor.poll(TIMEOUT * 1000), "the second connection was not made"
         msg_id = kc.execute("input secret?", allow_stdin=True)
         request = kc.get_stdin_msg(timeout=TIMEOUT)

@@ -12,7 +12,7 @@ import contextlib
 import zmq
 from jupyter_client import KernelManager
 
-from corefixtures import TIMEOUT
+from corefixtures import TIMEOUT, endpoint
 from pykernel.wire import Session
 
 
@@ -30,7 +30,7 @@ def raw_kernel(*argv):
         sock.linger = 0
         if kind == zmq.SUB:
             sock.subscribe(b"")
-        sock.connect(f"tcp://{info['ip']}:{info[port_name]}")
+        sock.connect(endpoint(info, port_name.removesuffix("_port")))
         socks.append(sock)
         return sock
 

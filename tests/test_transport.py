@@ -12,7 +12,7 @@ import time
 import pytest
 import zmq
 
-from corefixtures import TIMEOUT, iopub_for, reply_for, running_kernel, stdout_of
+from corefixtures import TIMEOUT, endpoint, iopub_for, reply_for, running_kernel, stdout_of
 from wrapfixtures import Session as WrapSession
 
 # A frontend in a process of its own: it starts a cell that asks for input, says so, and waits to
@@ -111,7 +111,7 @@ def stalled_subscriber(info: dict) -> zmq.Socket:
     sub.rcvhwm = 1
     sub.rcvbuf = 4096
     sub.linger = 0
-    sub.connect(f"tcp://{info['ip']}:{info['iopub_port']}")
+    sub.connect(endpoint(info, "iopub"))
     sub.subscribe(b"")
     return sub
 
