@@ -64,10 +64,16 @@ COUNT_TO_1E9 = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c 
 def test_ctrl_c_stops_a_long_query(sqlite):
     """The query runs in one C call; `interrupt()` (db.interrupt) is called on a thread of its own
     at once, so the query ends with SQLite's "interrupted" instead of running to its end (many
-    seconds). The test cannot see when the query has begun, and an interrupt just before it is a
-    no-op for SQLite: it interrupts again until the reply is in."""
+    seconds). An interrupt before the cell starts ends it as it starts (KeyboardInterrupt), so the
+    test waits for execute_input; it cannot see when the query itself has begun, and an interrupt
+    just before that is a no-op for SQLite: it interrupts again until the reply is in."""
     msg_id = sqlite.send(COUNT_TO_1E9)
     deadline = time.monotonic() + 10  # the query alone takes far longer than this
+    while True:
+        msg = sqlite.kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
+        if (msg["msg_type"] == "execute_input"
+                and msg["parent_header"].get("msg_id") == msg_id):
+            break
     while True:
         sqlite.km.interrupt_kernel()
         if sqlite.kc.shell_channel.socket.poll(500):  # the reply is in (nothing else is asked)

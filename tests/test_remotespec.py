@@ -16,6 +16,7 @@ import sys
 import pytest
 
 from corefixtures import TIMEOUT, wait_pid_exit
+from pykernel.kernelspec import launcher_argv
 
 os.environ.setdefault("GP_RESPONSE_IP", "127.0.0.1")  # the engine listens on loopback only
 os.environ.setdefault("GP_RESPONSE_PORT", str(20000 + os.getpid() % 20000))
@@ -38,7 +39,7 @@ def test_enterprise_gateway_spec(tmp_path):
                   "--remote-hosts", "node1, node2")
     assert out.returncode == 0, out.stderr
     s = spec(tmp_path, "py-eg")
-    assert s["argv"] == [sys.executable, "-m", "pykernel", *LAUNCH]
+    assert s["argv"] == [*launcher_argv("pykernel"), *LAUNCH]
     assert s["metadata"]["process_proxy"] == {
         "class_name": "enterprise_gateway.services.processproxies.distributed.DistributedProcessProxy",
         "config": {"remote_hosts": "node1,node2"}}
@@ -51,7 +52,7 @@ def test_gateway_provisioners_spec(tmp_path):
                   "--interrupt-mode", "signal")
     assert out.returncode == 0, out.stderr
     s = spec(tmp_path, "py-gp")
-    assert s["argv"] == [sys.executable, "-m", "pykernel", *LAUNCH]
+    assert s["argv"] == [*launcher_argv("pykernel"), *LAUNCH]
     assert s["metadata"]["kernel_provisioner"] == {"provisioner_name": "distributed-provisioner",
                                                    "config": {}}
     assert s["interrupt_mode"] == "signal"  # an explicit choice wins
@@ -64,7 +65,7 @@ def test_bash_kernel_gets_the_same_option(tmp_path):
     assert out.returncode == 0, out.stderr
     name = os.listdir(tmp_path / "share" / "jupyter" / "kernels")[0]
     s = spec(tmp_path, name)
-    assert s["argv"][:3] == [sys.executable, "-m", "pykernel_bash"] and s["argv"][3:] == LAUNCH
+    assert s["argv"] == [*launcher_argv("pykernel_bash"), *LAUNCH]
     assert s["language"] == "bash"
 
 

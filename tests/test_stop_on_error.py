@@ -13,7 +13,7 @@ import time
 import pytest
 import zmq
 
-from corefixtures import TIMEOUT, reply_for, running_kernel, send
+from corefixtures import TIMEOUT, endpoint, reply_for, running_kernel, send
 from pykernel.wire import Session
 
 pytestmark = pytest.mark.timeout(60)
@@ -28,7 +28,7 @@ class ShellClient:
         self.session = Session(info["key"], info["signature_scheme"])
         self.socket = zmq.Context.instance().socket(zmq.DEALER)
         self.socket.linger = 0
-        self.socket.connect(f"{info['transport']}://{info['ip']}:{info['shell_port']}")
+        self.socket.connect(endpoint(info, "shell"))
 
     def execute(self, code: str, subshell_id: str | None = None) -> str:
         header = self.session.header("execute_request", subshell_id)

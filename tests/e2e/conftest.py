@@ -79,7 +79,10 @@ def bash_unavailable(jupyter_path) -> str | None:
     return install_bash_kernelspec(jupyter_path)
 
 
-@pytest.fixture(scope="session")
+# The server and the browser end with this package's tests: Playwright's sync API keeps an asyncio
+# loop running in the main thread while it is open, and the tests after these (jupyter_client's
+# blocking calls, asyncio.run) must not find one.
+@pytest.fixture(scope="package")
 def lab(missing, bash_unavailable):
     if missing:
         yield None
@@ -90,7 +93,7 @@ def lab(missing, bash_unavailable):
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(missing):
     if missing:
         yield None

@@ -171,7 +171,9 @@ class BashKernel(WrapperKernel):
                     raise KernelError("ExitStatus", f"bash exited with status {out.exit_code}",
                                       [describe_status(out.exit_code)])
                 return None
-        if out.interrupted and (out.status is None or out.status >= 128):
+        # An interrupted cell that did not succeed was ended by the interrupt, whatever status
+        # it got: a `read` may see its input closed (status 1) before the SIGINT (130) arrives.
+        if out.interrupted and out.status != 0:
             raise KeyboardInterrupt
         if out.status:
             raise KernelError("ExitStatus", str(out.status), [describe_status(out.status)])
