@@ -11,6 +11,11 @@ Theory of operation
   output, an error, a reply or `idle` that came after it.
 - Consecutive writes are merged only when they have the same stream name and the same parent, into
   messages of about `max_chunk` characters at most; a longer write is cut into such pieces.
+- Lines: `print` writes its text and its line end separately. If the flusher finds the buffer
+  ending inside a line, it waits for the rest of the line (woken by the next write), at most
+  `LINE_WAIT`, so a line is not cut in two messages when the writer lost the GIL between the two
+  writes (fd capture's checks before a write make system calls). A prompt without a line end goes
+  out after that wait.
 - Bounded: once `max_buffer` characters wait (the flusher is held up, e.g. by a frontend that reads
   iopub slowly: see transport.py), `write` sends them itself, so the writer waits for the frontend
   instead of the buffer growing without limit.
@@ -19,16 +24,21 @@ Theory of operation
 from __future__ import annotations
 
 import threading
+import time
 from typing import Callable
 
 from . import procs
 
 Send = Callable[[str, str, dict], None]
 
+LINE_WAIT = 0.002  # seconds the flusher waits for the rest of a line (see "Lines")
+
 
 class StreamCoalescer:
-    def __init__(self, send: Send, max_chunk: int = 1 << 20, max_buffer: int = 4 << 20):
+    def __init__(self, send: Send, max_chunk: int = 1 << 20, max_buffer: int = 4 << 20,
+                 line_wait: float = LINE_WAIT):
         self._send = send
+        self._line_wait = line_wait
         self._max_chunk = max_chunk
         self._max_buffer = max_buffer
         self._size = 0  # characters in _buf
@@ -36,6 +46,8 @@ class StreamCoalescer:
         self._buf_lock = threading.Lock()
         self._send_lock = threading.Lock()
         self._wake = threading.Event()
+        self._more = threading.Event()  # a write came while the flusher waits for a line's end
+        self._line_wanted = False  # the flusher waits for a line's end
         self._closed = False
         self._thread = procs.start_internal_thread(self._run, "pykernel-streams")
 
@@ -60,6 +72,8 @@ class StreamCoalescer:
             self.flush()
         elif last is None:  # the flusher is woken when the buffer stops being empty
             self._wake.set()
+        elif self._line_wanted:
+            self._more.set()
 
     def flush(self) -> None:
         """Send everything buffered, in order, before returning."""
@@ -75,11 +89,26 @@ class StreamCoalescer:
         while not self._closed:
             self._wake.wait()
             self._wake.clear()
+            self._finish_line()
             try:
                 self.flush()
             except Exception:  # the transport is closing; nothing left to send to
                 if not self._closed:
                     raise
+
+    def _finish_line(self) -> None:
+        """Wait, at most `line_wait` seconds, until the buffered text ends a line."""
+        deadline = time.monotonic() + self._line_wait
+        while not self._closed:
+            with self._buf_lock:
+                ended = not self._buf or self._buf[-1][2][-1].endswith("\n")
+                if not ended:
+                    self._more.clear()
+                    self._line_wanted = True
+            left = deadline - time.monotonic()
+            if ended or left <= 0 or not self._more.wait(left):
+                break
+        self._line_wanted = False
 
     def close(self) -> None:
         self.flush()

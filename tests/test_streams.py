@@ -4,6 +4,7 @@ without anyone calling flush, in order, in few messages."""
 from __future__ import annotations
 
 import threading
+import time
 
 from pykernel.streams import StreamCoalescer
 
@@ -127,5 +128,35 @@ def test_the_buffer_is_bounded_the_writer_sends_when_it_is_full():
         streams.flush()
         assert sink.text() == "y" * 3000
         assert max(sizes) <= 1000
+    finally:
+        streams.close()
+
+
+def test_a_line_written_in_two_parts_goes_out_whole():
+    """`print` writes its text and its line end separately; a writer that loses the GIL between the
+    two (the flusher then finds half a line) still gets one message for the line."""
+    sink = Sink()
+    streams = StreamCoalescer(sink.send, line_wait=WAIT)  # however slow this test's thread is
+    parent: dict = {}
+    try:
+        streams.write("stdout", "half", parent)
+        deadline = time.monotonic() + WAIT
+        while not streams._line_wanted:  # the flusher is now waiting for the line's end
+            assert time.monotonic() < deadline, "the flusher never looked at the buffer"
+            time.sleep(0)
+        streams.write("stdout", " and the end\n", parent)
+        sink.wait_for(len("half and the end\n"))
+        assert sink.messages == [("stdout", "half and the end\n", parent)]
+    finally:
+        streams.close()
+
+
+def test_text_without_a_line_end_still_goes_out():
+    sink = Sink()
+    streams = StreamCoalescer(sink.send)
+    try:
+        streams.write("stdout", "Password: ", {})
+        sink.wait_for(len("Password: "))
+        assert sink.messages == [("stdout", "Password: ", {})]
     finally:
         streams.close()
