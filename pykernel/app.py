@@ -198,7 +198,7 @@ class KernelApp(Application):
         kernel = self.kernel
         if self.comm_port is not None:
             procs.start_internal_thread(self.comm_port.serve, "pykernel-comm-port",
-                                        (lambda: kernel.interrupt(children=True), kernel.stop))
+                                        (lambda: kernel.send_interrupt(children=True), kernel.stop))
         kernel.install_signal_handlers()
         pid = self.parent_pid or int(os.environ.get("JPY_PARENT_PID", "0") or 0)
         if self.watch_parent and pid > 1:

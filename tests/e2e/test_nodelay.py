@@ -45,7 +45,8 @@ def test_cells_show_their_output(nb):
     cell = nb.run("for i in range(1000):\n    print(i)").done()
     stdout = cell.output.locator('[data-mime-type="application/vnd.jupyter.stdout"]')
     expect(stdout).to_contain_text("999")
-    assert stdout.inner_text().split() == [str(i) for i in range(1000)]  # every line, in order
+    # textContent, not innerText: JupyterLab may leave a long output unrendered while off screen
+    assert stdout.text_content().split() == [str(i) for i in range(1000)]  # every line, in order
     error = nb.run("1 / 0").done().output.locator('[data-mime-type="application/vnd.jupyter.stderr"]')
     expect(error).to_contain_text("ZeroDivisionError")
     expect(nb.prompt(2)).to_have_text("[3]:")
