@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import subprocess
 import tempfile
 import time
 from typing import Iterator
@@ -188,3 +189,14 @@ class OnIpc:
                 cls.kc.stop_channels()
                 cls.km.shutdown_kernel(now=True)
                 raise
+
+
+def finish(proc: subprocess.Popen) -> tuple[int, str]:
+    """The exit status and stderr of a kernel expected to exit by itself."""
+    try:
+        _, err = proc.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail("the kernel did not exit by itself")
+    return proc.returncode, err

@@ -20,7 +20,7 @@ import pytest
 import zmq
 from jupyter_client import BlockingKernelClient
 
-from corefixtures import TIMEOUT, execute, stdout_of, wait_pid_exit
+from corefixtures import TIMEOUT, execute, finish, stdout_of, wait_pid_exit
 from pykernel.handshake import Registration
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
@@ -93,17 +93,6 @@ def launcher(tmp_path):
     lau = Launcher(tmp_path)
     yield lau
     lau.close()
-
-
-def finish(proc: subprocess.Popen) -> tuple[int, str]:
-    """The exit status and stderr of a kernel expected to exit by itself."""
-    try:
-        _, err = proc.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        pytest.fail("the kernel did not exit by itself")
-    return proc.returncode, err
 
 
 @pytest.mark.parametrize("kernel", ["echo", "python"])

@@ -20,7 +20,7 @@ import uuid
 import pytest
 from jupyter_client import BlockingKernelClient
 
-from corefixtures import TIMEOUT, execute, reply_for, stdout_of, wait_pid_exit
+from corefixtures import TIMEOUT, execute, finish, reply_for, stdout_of, wait_pid_exit
 from pykernel import remote
 
 # The response manager reads these when imported: loopback only, as every server in the tests.
@@ -101,16 +101,6 @@ def client_for(info: dict) -> BlockingKernelClient:
     kc.start_channels()
     kc.wait_for_ready(timeout=TIMEOUT)
     return kc
-
-
-def finish(proc: subprocess.Popen) -> tuple[int, str]:
-    try:
-        _, err = proc.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        pytest.fail("the kernel did not exit by itself")
-    return proc.returncode, err
 
 
 @pytest.mark.parametrize("kernel, code, out", [
